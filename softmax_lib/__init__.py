@@ -1,0 +1,25 @@
+"""softmax_lib: softmax, its derivatives and the gradients around it.
+
+The library behind the softmax textbook. Every chapter imports it; every
+function is tested, with numpydoc docstrings whose examples run as doctests.
+"""
+
+from .jacobian import softmax_jacobian, softmax_partial, softmax_vjp
+from .linear import linear, linear_backward
+from .losses import cross_entropy, cross_entropy_grad
+from .numerical import numerical_jacobian
+from .softmax import log_softmax, softmax
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "softmax_partial",
+    "softmax_jacobian",
+    "softmax_vjp",
+    "linear",
+    "linear_backward",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "numerical_jacobian",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,194 @@
+"""The derivative of softmax: one partial, the full Jacobian, and the
+vector-Jacobian product that backpropagation actually uses.
+
+Chapters "The case i = j", "The case i ≠ j" and "The full Jacobian".
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import as_float_array, check_axis, check_beta, first_bad_slice
+from .softmax import softmax
+
+
+def _check_index(k, n: int, name: str) -> int:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"{name} must be an integer index, got {k!r}")
+    if not 0 <= k < n:
+        raise IndexError(f"{name}={k} is out of range for a softmax output of length {n}")
+    return int(k)
+
+
+def softmax_partial(y: ArrayLike, j: int, i: int, beta: float = 1.0) -> float:
+    r"""The partial derivative :math:`\partial y_j / \partial x_i` from a softmax output.
+
+    .. math::
+
+        \frac{\partial y_j}{\partial x_i} =
+        \begin{cases}
+            \beta\, y_i (1 - y_i) & i = j \\
+            -\beta\, y_j y_i      & i \neq j
+        \end{cases}
+
+    Parameters
+    ----------
+    y : array_like, shape (n,)
+        The output ``softmax(x, beta)``.
+    j : int
+        Index of the output being differentiated, ``0 <= j < n``.
+    i : int
+        Index of the input it is differentiated with respect to, ``0 <= i < n``.
+    beta : float, optional
+        The inverse temperature ``y`` was computed with.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not one-dimensional or holds a value that is not finite.
+    IndexError
+        If ``j`` or ``i`` is out of range.
+
+    Examples
+    --------
+    >>> from softmax_lib import softmax, softmax_partial
+    >>> y = softmax([1.0, 2.0, 3.0])
+    >>> round(softmax_partial(y, 2, 2), 6)     # beta * y_2 * (1 - y_2)
+    0.222695
+    >>> round(softmax_partial(y, 2, 0), 6)     # -beta * y_2 * y_0
+    -0.059892
+    """
+    yy = as_float_array(y, "y")
+    beta = check_beta(beta)
+    if yy.ndim != 1:
+        raise ValueError(f"y must be a one-dimensional softmax output, got shape {yy.shape}")
+    if not np.isfinite(yy).all():
+        bad = int(np.flatnonzero(~np.isfinite(yy))[0])
+        raise ValueError(f"y[{bad}] = {yy[bad]} is not finite")
+    j = _check_index(j, yy.size, "j")
+    i = _check_index(i, yy.size, "i")
+    if i == j:
+        return float(beta * yy[i] * (1.0 - yy[i]))
+    return float(-beta * yy[j] * yy[i])
+
+
+def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
+    r"""The Jacobian of softmax over the last axis of ``x``.
+
+    .. math::
+
+        J_{ji} = \frac{\partial y_j}{\partial x_i}, \qquad
+        J = \beta \left(\operatorname{diag}(y) - y y^\top\right),
+        \quad y = \operatorname{softmax}(\beta x)
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n)
+        Logits; leading axes are a batch.
+    beta : float, optional
+        Inverse temperature.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n, n)
+        ``J[..., j, i]`` is the derivative of output ``j`` with respect to
+        input ``i``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`softmax`.
+
+    Notes
+    -----
+    Building J costs O(n^2) memory and time. To backpropagate, use
+    :func:`softmax_vjp`, which costs O(n).
+
+    Examples
+    --------
+    >>> from softmax_lib import softmax_jacobian
+    >>> softmax_jacobian([0.0, 0.0])
+    array([[ 0.25, -0.25],
+           [-0.25,  0.25]])
+    """
+    y = softmax(x, beta=beta, axis=-1)
+    beta = float(beta)
+    jac = np.multiply(y[..., :, None], y[..., None, :])
+    jac *= -beta
+    diag = np.einsum("...ii->...i", jac)  # a writable view of the diagonal
+    diag += beta * y
+    return jac
+
+
+def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
+    r"""Backpropagate through softmax: :math:`\partial L/\partial x` from the saved output and :math:`\partial L/\partial y`.
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = g^\top J
+        = \beta\, y \odot \left(g - \langle g, y \rangle\right),
+        \qquad g = \frac{\partial L}{\partial y}
+
+    Parameters
+    ----------
+    y : array_like
+        The forward output ``softmax(x, beta, axis)``.
+    grad : array_like
+        The upstream gradient ``g``, of the same shape as ``y``.
+    beta : float, optional
+        The inverse temperature of the forward pass.
+    axis : int, optional
+        The softmax axis of the forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``dL/dx``, of the shape of ``y``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, or a slice holds a value that is NaN or
+        infinite (the message names the slice).
+    TypeError
+        If an input is not numeric or ``beta`` is not a real number.
+
+    Notes
+    -----
+    J is never built: the product takes O(n) time and memory per slice,
+    where ``grad @ softmax_jacobian(x)`` takes O(n^2).
+
+    Examples
+    --------
+    >>> from softmax_lib import softmax, softmax_vjp
+    >>> y = softmax([1.0, 2.0, 3.0])
+    >>> softmax_vjp(y, [0.0, 0.0, 1.0])       # the gradient of y_2 alone
+    array([-0.05989202, -0.1628034 ,  0.22269543])
+    """
+    yy = as_float_array(y, "y")
+    g = as_float_array(grad, "grad")
+    beta = check_beta(beta)
+    if yy.shape != g.shape:
+        raise ValueError(f"y and grad must have the same shape, got {yy.shape} and {g.shape}")
+    axis = check_axis(yy, axis, "y")
+    with np.errstate(invalid="ignore", over="ignore"):
+        dot = np.sum(g * yy, axis=axis, keepdims=True)
+    ok = np.isfinite(dot)
+    if not ok.all():
+        bad = ~np.squeeze(ok, axis=axis)
+        index = first_bad_slice(bad) if bad.ndim else ()
+        raise ValueError(
+            f"softmax_vjp: the slice at index {index} along axis {axis} of y or grad holds "
+            "NaN or an infinite value, so <grad, y> is not finite"
+        )
+    out = np.subtract(g, dot)
+    out *= yy
+    out *= beta
+    return out

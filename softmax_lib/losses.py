@@ -1,0 +1,118 @@
+"""Cross-entropy on top of softmax, and its gradient: chapter "Backpropagation through softmax"."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import as_float_array, check_axis, check_beta
+from .softmax import log_softmax, softmax
+
+
+def _target_probabilities(target: ArrayLike, x: np.ndarray) -> np.ndarray:
+    """Return the target as probability vectors of x's shape (one-hot for indices)."""
+    t = np.asarray(target)
+    n = x.shape[-1]
+    if t.dtype.kind in "iu" and t.shape == x.shape[:-1]:
+        if t.size and (t.min() < 0 or t.max() >= n):
+            bad = np.argwhere((t < 0) | (t >= n))[0]
+            where = f" at {tuple(int(i) for i in bad)}" if t.ndim else ""
+            raise ValueError(f"target{where} is the class index {t[tuple(bad)]}, outside 0..{n - 1}")
+        onehot = np.zeros(x.shape, dtype=x.dtype)
+        np.put_along_axis(onehot, t[..., None].astype(np.intp), 1.0, axis=-1)
+        return onehot
+    if t.shape == x.shape:
+        tt = as_float_array(t, "target")
+        if not np.isfinite(tt).all() or (tt < 0).any():
+            raise ValueError("target probabilities must be finite and non-negative")
+        sums = tt.sum(axis=-1)
+        if not np.allclose(sums, 1.0, rtol=0, atol=1e-6):
+            bad = np.argwhere(~np.isclose(sums, 1.0, rtol=0, atol=1e-6))[0]
+            raise ValueError(
+                f"target probabilities must sum to 1 over the last axis; "
+                f"the slice at {tuple(int(i) for i in bad)} sums to {sums[tuple(bad)]}"
+            )
+        return tt
+    raise ValueError(
+        f"target must be integer class indices of shape {x.shape[:-1]} or probability "
+        f"vectors of shape {x.shape}, got dtype {t.dtype} and shape {t.shape}"
+    )
+
+
+def _check_logits(x: ArrayLike) -> np.ndarray:
+    xx = as_float_array(x)
+    check_axis(xx, -1)
+    return xx
+
+
+def cross_entropy(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np.ndarray:
+    r"""Cross-entropy of ``softmax(beta * x)`` against a target, per sample.
+
+    .. math:: L = -\sum_k t_k \log y_k, \qquad y = \operatorname{softmax}(\beta x)
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n)
+        Logits; classes along the last axis.
+    target : array_like
+        Integer class indices of shape ``x.shape[:-1]``, or probability
+        vectors of the shape of ``x``.
+    beta : float, optional
+        Inverse temperature.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``x.shape[:-1]``
+        One loss per sample (a 0-d array for a single sample).
+
+    Raises
+    ------
+    ValueError
+        For a target of the wrong shape, a class index out of range,
+        probabilities that are negative or do not sum to 1, and the bad
+        logits :func:`softmax` refuses.
+
+    Notes
+    -----
+    The loss is computed from :func:`log_softmax`, so it stays finite for
+    extreme logits. Terms with ``t_k = 0`` are left out, so a masked logit
+    (``-inf``) costs nothing unless the target puts mass on it.
+
+    Examples
+    --------
+    >>> from softmax_lib import cross_entropy
+    >>> cross_entropy([[1000.0, -1000.0]], [1])
+    array([2000.])
+    >>> float(cross_entropy([0.0, 0.0], 0))       # log 2
+    0.6931471805599453
+    """
+    xx = _check_logits(x)
+    t = _target_probabilities(target, xx)
+    logp = log_softmax(xx, beta=beta, axis=-1)
+    terms = np.where(t > 0, t * logp, 0.0)
+    return -terms.sum(axis=-1)
+
+
+def cross_entropy_grad(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np.ndarray:
+    r"""Gradient of :func:`cross_entropy` with respect to the logits.
+
+    .. math:: \frac{\partial L}{\partial x} = \beta\,(y - t), \qquad y = \operatorname{softmax}(\beta x)
+
+    Parameters are those of :func:`cross_entropy`; class indices are read as
+    one-hot vectors ``t``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Of the shape of ``x``; each sample's gradient is that of its own loss.
+
+    Examples
+    --------
+    >>> from softmax_lib import cross_entropy_grad
+    >>> cross_entropy_grad([0.0, 0.0], 1)
+    array([ 0.5, -0.5])
+    """
+    xx = _check_logits(x)
+    beta = check_beta(beta)
+    t = _target_probabilities(target, xx)
+    return beta * (softmax(xx, beta=beta, axis=-1) - t)
