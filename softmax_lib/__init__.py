@@ -4,7 +4,7 @@ The library behind the softmax textbook. Every chapter imports it; every
 function is tested, with numpydoc docstrings whose examples run as doctests.
 """
 
-from .jacobian import softmax_jacobian, softmax_partial, softmax_vjp
+from .jacobian import softmax_beta_grad, softmax_jacobian, softmax_partial, softmax_vjp
 from .linear import linear, linear_backward
 from .losses import cross_entropy, cross_entropy_grad
 from .numerical import numerical_jacobian
@@ -16,6 +16,7 @@ __all__ = [
     "softmax_partial",
     "softmax_jacobian",
     "softmax_vjp",
+    "softmax_beta_grad",
     "linear",
     "linear_backward",
     "cross_entropy",

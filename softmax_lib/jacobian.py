@@ -192,3 +192,58 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
     out *= yy
     out *= beta
     return out
+
+
+def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
+    r"""The derivative of ``softmax(x, beta)`` with respect to the inverse temperature.
+
+    .. math::
+
+        \frac{\partial y}{\partial \beta} = y \odot \left(x - \langle y, x \rangle\right),
+        \qquad y = \operatorname{softmax}(\beta x)
+
+    Each output moves by how far its logit lies above the probability-weighted
+    mean logit :math:`\langle y, x \rangle`; the entries of a slice sum to zero.
+
+    Parameters
+    ----------
+    x : array_like
+        Logits.
+    beta : float, optional
+        Inverse temperature.
+    axis : int, optional
+        The softmax axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``dy/dbeta``, of the shape of ``x``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`softmax`.
+
+    Notes
+    -----
+    Because y depends on x and beta only through ``beta * x``, the result
+    equals ``softmax_jacobian(x, beta) @ x / beta`` for ``beta != 0``; this
+    function costs O(n) per slice and also covers ``beta = 0``. A masked
+    entry (``x_j = -inf`` with ``beta > 0``) has ``y_j = 0`` and derivative 0.
+
+    Examples
+    --------
+    >>> from softmax_lib import softmax_beta_grad
+    >>> softmax_beta_grad([0.0, 1.0])        # y = (0.269, 0.731), <y, x> = 0.731
+    array([-0.19661193,  0.19661193])
+    >>> softmax_beta_grad([1.0, 2.0, 3.0], beta=0.0)   # (x - mean x) / n at beta = 0
+    array([-0.33333333,  0.        ,  0.33333333])
+    """
+    xx = as_float_array(x)
+    y = softmax(xx, beta=beta, axis=axis)
+    # y_j x_j is 0 where y_j is 0, also for a masked x_j = -inf (0 * inf is NaN otherwise)
+    with np.errstate(invalid="ignore"):
+        weighted = np.where(y > 0, y * xx, 0.0)
+        mean = np.sum(weighted, axis=axis, keepdims=True)
+        out = np.where(y > 0, y * (xx - mean), 0.0)
+    return out.astype(y.dtype, copy=False)
