@@ -89,7 +89,8 @@ def cross_entropy(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np.ndar
     xx = _check_logits(x)
     t = _target_probabilities(target, xx)
     logp = log_softmax(xx, beta=beta, axis=-1)
-    terms = np.where(t > 0, t * logp, 0.0)
+    with np.errstate(invalid="ignore"):  # 0 * -inf for a masked logit with t_k = 0
+        terms = np.where(t > 0, t * logp, 0.0)
     return -terms.sum(axis=-1)
 
 
