@@ -15,6 +15,7 @@ help:
 	@echo "make test   unit, property, doctest and notebook (nbval) tests"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make clean  remove the build, the venv and caches"
+	@echo "make equations  check every labelled equation of the book against softmax_lib (seconds)"
 
 # The venv is rebuilt whenever the pins or the package metadata change.
 # uv (itself pinned) installs the pinned set in seconds; pip would take a minute.
@@ -32,6 +33,12 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Only the machine check of the labelled equations (tools/equations.py); `make test`
+# runs it too, through tests/test_equations.py.
+.PHONY: equations
+equations: $(STAMP)
+	$(BIN)/python tools/equations.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/

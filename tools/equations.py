@@ -1,0 +1,1232 @@
+"""Check every labelled equation of the book against the mathematics of softmax_lib.
+
+    .venv/bin/python tools/equations.py          # or: make equations
+
+A labelled equation is a MyST display block ``$$ ... $$ (eq-label)`` in a markdown
+cell of a chapter listed in ``_toc.yml`` (or a ``{math}`` directive with a
+``:label:``). For each one this module
+
+1. parses the LaTeX of the prose into an expression tree (the small parser below);
+2. evaluates both sides in a *world*: concrete sizes (n = 3, m = 2), the book's
+   symbols bound to sympy objects taken from :mod:`softmax_lib.symbolic`
+   (``x``, ``beta``, ``y = softmax(beta x)``, ``W``, ``b``, ``delta``, ``t`` ...),
+   every free index (``i``, ``j``, ...) bound in turn to every value it can take,
+   and ``\\frac{\\partial A}{\\partial B}`` differentiated by sympy;
+3. compares the two sides, and both with the reference that
+   ``tools/equation_registry.py`` gives for the label (what the equation must
+   equal, computed by softmax_lib), symbolically when sympy can prove the
+   difference is zero and numerically at random points in any case.
+
+An equation whose label is not registered fails, so nothing labelled escapes.
+
+Why not ``sympy.parsing.latex.parse_latex(..., backend="lark")``? In sympy 1.14
+its grammar reads ``\\exp(\\beta x_j) y_i`` as ``exp(beta*x_j*y_i)``, rejects
+``x^2 y`` and ``W^\\top \\delta``, has no ``\\partial`` fractions and makes every
+symbol commutative, so ``\\delta x^\\top`` and ``x^\\top \\delta`` parse alike. The
+book's equations are matrix equations, and a check that cannot see a missing
+transpose is no check; hence the parser below, small and strict (it refuses
+what it does not understand).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# --------------------------------------------------------------------------- extraction
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One labelled display equation as written in a chapter."""
+
+    chapter: str  # e.g. "01_chain_rule"
+    label: str  # e.g. "eq-linear-grad-W"
+    latex: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.chapter}:{self.label}"
+
+
+_DOLLAR_BLOCK = re.compile(r"\$\$(.*?)\$\$[ \t]*(?:\(([^()\s]+)\))?", re.S)
+_MATH_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{math\}[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
+_AMS_LABEL = re.compile(r"\\label\{([^}]*)\}")
+
+
+def chapters_in_toc(root: Path = ROOT) -> list[Path]:
+    """The files listed in ``_toc.yml`` (root first), in reading order."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    files: list[str] = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+            walk(entry.get("chapters", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    paths = []
+    for f in files:
+        for suffix in (".ipynb", ".md"):
+            if (root / f"{f}{suffix}").exists():
+                paths.append(root / f"{f}{suffix}")
+                break
+    return paths
+
+
+def markdown_sources(path: Path) -> list[str]:
+    """The markdown text of a chapter: every markdown cell of a notebook, or the .md file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":
+        nb = json.loads(text)
+        return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    return [text]
+
+
+def equations_in(path: Path) -> list[Equation]:
+    """Every labelled display equation of one chapter, in order."""
+    chapter = path.stem
+    found = []
+    for source in markdown_sources(path):
+        for m in _DOLLAR_BLOCK.finditer(source):
+            body, label = m.group(1), m.group(2)
+            ams = _AMS_LABEL.search(body)
+            if ams:  # \begin{equation}\label{...} inside $$ (amsmath)
+                label, body = ams.group(1), _AMS_LABEL.sub("", body)
+            if label:
+                found.append(Equation(chapter, label, body.strip()))
+        for m in _MATH_DIRECTIVE.finditer(source):
+            lines = m.group(2).splitlines()
+            label = next((ln.split(":", 2)[2].strip() for ln in lines if ln.strip().startswith(":label:")), None)
+            if label:
+                body = "\n".join(ln for ln in lines if not re.match(r"\s*:\w+:", ln))
+                found.append(Equation(chapter, label, body.strip()))
+    return found
+
+
+def all_equations(root: Path = ROOT) -> list[Equation]:
+    eqs: list[Equation] = []
+    for path in chapters_in_toc(root):
+        eqs.extend(equations_in(path))
+    return eqs
+
+
+def eq_citations(root: Path = ROOT) -> dict[str, list[str]]:
+    """Chapter stem -> the labels it cites with the {eq} role."""
+    cites = {}
+    for path in chapters_in_toc(root):
+        labels = []
+        for source in markdown_sources(path):
+            labels += re.findall(r"\{eq\}`(?:[^`<]*<)?([^`>]+)>?`", source)
+        cites[path.stem] = labels
+    return cites
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+
+class EquationError(Exception):
+    """The equation could not be parsed or evaluated: a message for the author."""
+
+
+class Mismatch(Exception):
+    """The equation parsed and evaluated, and it is false."""
+
+
+_SKIP = {
+    r"\left", r"\right", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\biggl", r"\biggr", r"\big",
+    r"\Big", r"\bigg", r"\Bigg", r"\,", r"\;", r"\:", r"\!", r"\ ", r"\quad", r"\qquad",
+    r"\displaystyle", r"\textstyle", r"\limits", r"\nolimits",
+}
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota",
+    "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "varphi", "chi",
+    "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega",
+}
+_TOKEN = re.compile(r"\\\\|\\[a-zA-Z]+|\\[,;:! {}|]|\d+(?:\.\d+)?|\S")
+
+
+def tokenize(latex: str) -> list[str]:
+    latex = re.sub(r"(?<!\\)%.*", "", latex)  # TeX comments
+    tokens = [t for t in _TOKEN.findall(latex) if t not in _SKIP]
+    while tokens and tokens[-1] in {".", ","}:  # sentence punctuation after the formula
+        tokens.pop()
+    return tokens
+
+
+# --------------------------------------------------------------------------- parser
+#
+# The tree is made of tuples whose first item names the node:
+#   ("num", sympy.Number)              ("sym", base, (index, ...))   index: str letter | int | ("name", s)
+#   ("add", ((+1|-1, node), ...))      ("mul", kind, a, b)   kind: "juxt" | "cdot" | "odot"
+#   ("div", a, b)   ("pow", a, b)   ("T", a)   ("func", name, a)   ("inner", a, b)
+#   ("sum", var, lower, upper, exclude, body)   ("deriv", num, den)   ("cases", ((expr, cond), ...))
+#   ("rel", op, a, b)   op: "=" | "!="      ("otherwise",)
+#   ("in", (node, ...), dims)               dims: () for R, else a tuple of nodes
+
+FUNCTIONS = {r"\exp": "exp", r"\log": "log", r"\ln": "log"}
+OPERATORS = {"diag", "softmax", "logsumexp", "LSE", "log\\,softmax"}
+_STARTS_FACTOR = {r"\frac", r"\tfrac", r"\dfrac", r"\exp", r"\log", r"\ln", r"\sum", r"\langle",
+                  r"\operatorname", r"\mathrm", r"\mathbf", r"\boldsymbol", r"\partial", r"\begin",
+                  r"\bar", r"\hat", r"\tilde", r"\overline"}
+
+
+class Parser:
+    def __init__(self, latex: str):
+        self.tokens = tokenize(latex)
+        self.pos = 0
+
+    # helpers
+    def peek(self, k: int = 0) -> str | None:
+        i = self.pos + k
+        return self.tokens[i] if i < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None:
+            raise EquationError(f"the formula ends early{f'; expected {expected!r}' if expected else ''}")
+        if expected is not None and tok != expected:
+            raise EquationError(f"expected {expected!r} but found {tok!r} at {self.context()}")
+        self.pos += 1
+        return tok
+
+    def context(self) -> str:
+        before = "".join(self.tokens[max(0, self.pos - 6):self.pos])
+        after = "".join(self.tokens[self.pos:self.pos + 6])
+        return f"'{before} >>>{after}'"
+
+    def raw_group(self) -> list[str]:
+        """The tokens of a {...} group (or of a single token), braces removed."""
+        if self.peek() != "{":
+            return [self.take()]
+        self.take("{")
+        depth, out = 1, []
+        while True:
+            if self.peek() is None:
+                raise EquationError("a '{' is never closed")
+            tok = self.take()
+            if tok == "{":
+                depth += 1
+            elif tok == "}":
+                depth -= 1
+                if depth == 0:
+                    return out
+            out.append(tok)
+
+    def sub_parser(self, tokens: list[str]) -> "Parser":
+        p = Parser("")
+        p.tokens = tokens
+        return p
+
+    # grammar
+    def equation(self) -> list[tuple]:
+        """Top level: clauses separated by commas; the first must be a relation."""
+        clauses, pending = [], []
+        while True:
+            node = self.clause(pending)
+            if node is None:
+                pass
+            else:
+                clauses.append(node)
+            if self.peek() == ",":
+                self.take(",")
+                continue
+            if self.peek() is not None:
+                raise EquationError(f"unexpected {self.peek()!r} at {self.context()}")
+            break
+        if pending:
+            raise EquationError("a labelled equation must state a relation (A = B), not only an expression")
+        return clauses
+
+    def clause(self, pending: list) -> tuple | None:
+        first = self.expr()
+        op = self.peek()
+        if op == r"\in":
+            self.take()
+            subjects = tuple(pending) + (first,)
+            pending.clear()
+            return ("in", subjects, self.space())
+        if op in {"=", r"\neq", r"\ne"}:
+            if pending:
+                raise EquationError("a list of expressions before a relation: write one relation per clause")
+            nodes, ops = [first], []
+            while self.peek() in {"=", r"\neq", r"\ne"}:
+                ops.append("=" if self.take() == "=" else "!=")
+                nodes.append(self.expr())
+            chain = [("rel", o, a, b) for o, a, b in zip(ops, nodes, nodes[1:])]
+            return ("chain", tuple(chain))
+        pending.append(first)
+        return None
+
+    def space(self) -> tuple:
+        tok = self.take()
+        if tok not in {r"\mathbb", r"\mathbf", r"\mathrm"}:
+            raise EquationError(f"after \\in expected \\mathbb{{R}}, found {tok!r}")
+        if self.raw_group() != ["R"]:
+            raise EquationError("only memberships in \\mathbb{R}^{...} are understood")
+        if self.peek() != "^":
+            return ()
+        self.take("^")
+        dims = self.raw_group()
+        parts, cur = [], []
+        for tok in dims:
+            if tok in {r"\times", "*"}:
+                parts.append(cur)
+                cur = []
+            else:
+                cur.append(tok)
+        parts.append(cur)
+        return tuple(self.sub_parser(p).full_expr() for p in parts)
+
+    def full_expr(self) -> tuple:
+        node = self.expr()
+        if self.peek() is not None:
+            raise EquationError(f"unexpected {self.peek()!r} at {self.context()}")
+        return node
+
+    def expr(self) -> tuple:
+        terms = []
+        sign = 1
+        if self.peek() in {"+", "-"}:
+            sign = -1 if self.take() == "-" else 1
+        terms.append((sign, self.term()))
+        while self.peek() in {"+", "-"}:
+            sign = -1 if self.take() == "-" else 1
+            terms.append((sign, self.term()))
+        if len(terms) == 1 and terms[0][0] == 1:
+            return terms[0][1]
+        return ("add", tuple(terms))
+
+    def term(self) -> tuple:
+        node = self.factor()
+        while True:
+            tok = self.peek()
+            if tok in {r"\cdot", "*"}:
+                self.take()
+                node = ("mul", "cdot", node, self.factor())
+            elif tok == r"\odot":
+                self.take()
+                node = ("mul", "odot", node, self.factor())
+            elif tok == r"\times":
+                raise EquationError("\\times is ambiguous: use juxtaposition, \\cdot or \\odot")
+            elif tok == "/":
+                self.take()
+                node = ("div", node, self.factor())
+            elif self.starts_factor(tok):
+                node = ("mul", "juxt", node, self.factor())
+            else:
+                return node
+
+    def starts_factor(self, tok: str | None) -> bool:
+        if tok is None:
+            return False
+        if tok in _STARTS_FACTOR or tok in {"(", "{", "["}:
+            return True
+        if tok.startswith("\\") and tok[1:] in GREEK:
+            return True
+        return tok[0].isalnum()
+
+    def factor(self) -> tuple:
+        node = self.primary()
+        return self.postfix(node)
+
+    def postfix(self, node: tuple) -> tuple:
+        while self.peek() == "^":
+            self.take("^")
+            sup = self.raw_group()
+            if sup in ([r"\top"], ["T"], [r"\mathsf", "T"], [r"\intercal"]) or sup == [r"\mathsf", "{", "T", "}"]:
+                node = ("T", node)
+            else:
+                node = ("pow", node, self.sub_parser(sup).full_expr())
+        return node
+
+    def primary(self) -> tuple:
+        tok = self.peek()
+        if tok is None:
+            raise EquationError("the formula ends where a factor was expected")
+        if tok in {"(", "["}:
+            self.take()
+            inner = self.expr()
+            self.take(")" if tok == "(" else "]")
+            return inner
+        if tok == "{":
+            return self.sub_parser(self.raw_group()).full_expr()
+        if tok in {r"\frac", r"\tfrac", r"\dfrac"}:
+            return self.fraction()
+        if tok in FUNCTIONS:
+            self.take()
+            return ("func", FUNCTIONS[tok], self.function_argument())
+        if tok in {r"\operatorname", r"\mathrm"}:
+            self.take()
+            name = "".join(self.raw_group())
+            if name == "d":
+                raise EquationError("write partial derivatives with \\partial, not \\mathrm{d}")
+            if name not in OPERATORS:
+                raise EquationError(f"unknown operator \\operatorname{{{name}}}")
+            return ("func", name, self.function_argument())
+        if tok == r"\sum":
+            return self.summation()
+        if tok == r"\langle":
+            self.take()
+            a = self.expr()
+            if self.peek() not in {",", "|"}:
+                raise EquationError(f"expected ',' in \\langle a, b \\rangle at {self.context()}")
+            self.take()
+            b = self.expr()
+            self.take(r"\rangle")
+            return ("inner", a, b)
+        if tok == r"\begin":
+            return self.cases()
+        if tok == r"\partial":
+            raise EquationError("a \\partial outside \\frac{\\partial A}{\\partial B} is not understood")
+        if tok in {r"\mathbf", r"\boldsymbol", r"\bar", r"\hat", r"\tilde", r"\overline"}:
+            self.take()
+            name = "".join(self.raw_group()).lstrip("\\")
+            prefix = {"\\mathbf": "bold", "\\boldsymbol": "bold", "\\overline": "bar"}.get(tok, tok[1:])
+            return self.symbol_rest(prefix + name)
+        if tok == r"\text":
+            raise EquationError("no \\text{} inside a labelled equation: put words in the prose")
+        if re.fullmatch(r"\d+(\.\d+)?", tok):
+            self.take()
+            return ("num", sp.Rational(tok))
+        if tok.startswith("\\") and tok[1:] in GREEK:
+            self.take()
+            return self.symbol_rest(tok[1:])
+        if re.fullmatch(r"[A-Za-z]", tok):
+            self.take()
+            return self.symbol_rest(tok)
+        raise EquationError(f"cannot read {tok!r} at {self.context()}")
+
+    def symbol_rest(self, base: str) -> tuple:
+        indices: tuple = ()
+        if self.peek() == "_":
+            self.take("_")
+            indices = self.indices(self.raw_group())
+        return ("sym", base, indices)
+
+    @staticmethod
+    def indices(tokens: list[str]) -> tuple:
+        """``j`` -> ('j',); ``{pq}`` -> ('p','q'); ``{p,q}``; ``{1}`` -> (1,); ``{\\max}`` -> (('name','max'),)."""
+        if not tokens:
+            raise EquationError("an empty subscript")
+        if any(t.startswith("\\") for t in tokens):
+            if len(tokens) == 1 and tokens[0][1:] not in GREEK:
+                return (("name", tokens[0][1:]),)
+            raise EquationError(f"cannot read the subscript {''.join(tokens)!r}")
+        out: list[Any] = []
+        for tok in tokens:
+            if tok == ",":
+                continue
+            if tok.isdigit():
+                out.append(int(tok))
+            elif tok.isalpha():
+                out.extend(tok)  # "pq" -> "p", "q"
+            else:
+                raise EquationError(f"cannot read the subscript {''.join(tokens)!r}")
+        return tuple(out)
+
+    def function_argument(self) -> tuple:
+        if self.peek() in {"(", "{", "["}:
+            node = self.primary()
+            return node
+        return self.term()  # \log \sum_k ..., \log y_t
+
+    def fraction(self) -> tuple:
+        self.take()
+        num = self.raw_group()
+        den = self.raw_group()
+        if num and num[0] == r"\partial":
+            if not den or den[0] != r"\partial":
+                raise EquationError("a \\partial over something that is not a \\partial")
+            d = self.sub_parser(den[1:]).full_expr()
+            if d[0] != "sym":
+                raise EquationError(f"cannot differentiate with respect to {''.join(den[1:])!r}")
+            if len(num) == 1:  # operator form \frac{\partial}{\partial x_i} f
+                return ("deriv", self.factor(), d)
+            return ("deriv", self.sub_parser(num[1:]).full_expr(), d)
+        return ("div", self.sub_parser(num).full_expr(), self.sub_parser(den).full_expr())
+
+    def summation(self) -> tuple:
+        self.take(r"\sum")
+        lower = upper = None
+        exclude = None
+        var = None
+        for _ in range(2):
+            if self.peek() == "_":
+                self.take("_")
+                sub = self.raw_group()
+                if len(sub) == 1 and sub[0].isalpha():
+                    var = sub[0]
+                elif len(sub) >= 3 and sub[0].isalpha() and sub[1] == "=":
+                    var, lower = sub[0], self.sub_parser(sub[2:]).full_expr()
+                elif len(sub) >= 3 and sub[0].isalpha() and sub[1] in {r"\neq", r"\ne"}:
+                    var, exclude = sub[0], self.sub_parser(sub[2:]).full_expr()
+                else:
+                    raise EquationError(f"cannot read the summation range {''.join(sub)!r}")
+            elif self.peek() == "^":
+                self.take("^")
+                upper = self.sub_parser(self.raw_group()).full_expr()
+        if var is None:
+            raise EquationError("a \\sum needs an index: \\sum_{k=1}^{n}")
+        body = self.term()
+        return ("sum", var, lower, upper, exclude, body)
+
+    def cases(self) -> tuple:
+        self.take(r"\begin")
+        env = "".join(self.raw_group())
+        if env != "cases":
+            raise EquationError(f"the environment {env!r} is not understood (only cases)")
+        rows = []
+        while True:
+            value = self.expr()
+            self.take("&")
+            cond = self.condition()
+            rows.append((value, cond))
+            if self.peek() == r"\\":
+                self.take()
+                if self.peek() == r"\end":
+                    break
+                continue
+            break
+        self.take(r"\end")
+        self.raw_group()
+        return ("cases", tuple(rows))
+
+    def condition(self) -> tuple:
+        if self.peek() == r"\text":
+            self.take()
+            words = "".join(self.raw_group()).strip()
+            if words in {"otherwise", "else"}:
+                return ("otherwise",)
+            if words not in {"if", "for"}:
+                raise EquationError(f"cannot read the condition \\text{{{words}}}")
+        if self.peek() in {r"\text{otherwise}"}:
+            return ("otherwise",)
+        a = self.expr()
+        op = self.take()
+        if op not in {"=", r"\neq", r"\ne"}:
+            raise EquationError(f"a case condition must be 'i = j' or 'i \\neq j', found {op!r}")
+        b = self.expr()
+        return ("rel", "=" if op == "=" else "!=", a, b)
+
+
+def parse(latex: str) -> list[tuple]:
+    """Parse one labelled equation into its clauses (see the node list above)."""
+    return Parser(latex).equation()
+
+
+# --------------------------------------------------------------------------- worlds
+
+
+@dataclass
+class World:
+    """Concrete meaning for the book's symbols.
+
+    ``values`` maps a base name (``"x"``, ``"beta"``, ``"W"``, ``"y"``, ``"L"``...) to a
+    sympy scalar or matrix; ``intermediates`` maps names whose value is defined by
+    others (``y``) to ``(symbols, definition)``: an expression keeps ``y``'s symbols while
+    it is differentiated with respect to ``y``, and is expanded otherwise.
+    """
+
+    name: str
+    sizes: dict[str, int]
+    values: dict[str, Any]
+    intermediates: dict[str, tuple[sp.Matrix, sp.Matrix]] = field(default_factory=dict)
+    sample: Callable[[np.random.Generator], dict] | None = None
+    constraints: dict = field(default_factory=dict)  # symbol -> expression (e.g. the last t_k)
+
+    @property
+    def n(self) -> int:
+        return self.sizes["n"]
+
+    @property
+    def m(self) -> int:
+        return self.sizes.get("m", self.sizes["n"])
+
+    def expand(self, value: Any, keep: frozenset) -> Any:
+        if isinstance(value, Batch):
+            return Batch(self.expand(v, keep) for v in value)
+        if not isinstance(value, (sp.Basic, sp.MatrixBase)):
+            return value
+        subs = {}
+        for name, (syms, definition) in self.intermediates.items():
+            if name not in keep:
+                subs.update(dict(zip(syms, definition)))
+        for _ in range(len(self.intermediates) + 1):
+            value = value.xreplace(subs) if subs else value
+        return value
+
+
+class Batch(list):
+    """Per-sample values: ``y_s`` is the s-th sample's vector (1-based in the prose)."""
+
+
+def _vector(symbols) -> sp.Matrix:
+    return sp.Matrix(list(symbols))
+
+
+def _positive(rng: np.random.Generator) -> float:
+    return float(rng.uniform(0.5, 2.5))
+
+
+def _fill(point: dict, symbols, values) -> None:
+    point.update({s: float(v) for s, v in zip(list(symbols), np.ravel(values))})
+
+
+def softmax_world(n: int = 3) -> World:
+    """x in R^n, beta, y = softmax(beta x) (softmax_lib.symbolic), the Jacobian J, an
+    upstream gradient delta (also written g) held constant with L = <delta, y>, and
+    a constant c, a vector v and the temperature T = 1/beta for identities."""
+    from softmax_lib import symbolic as S
+
+    x = _vector(S.logit_symbols(n))
+    ysym = _vector(S.output_symbols(n))
+    ydef = sp.Matrix(S.softmax_exprs(n))
+    delta = _vector(sp.symbols(f"delta_0:{n}", real=True))
+    v = _vector(sp.symbols(f"v_0:{n}", real=True))
+    c = sp.Symbol("c", real=True)
+    values = {
+        "x": x, "beta": S.beta, "y": ysym, "delta": delta, "g": delta,
+        "L": (delta.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
+        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "T": 1 / S.beta,
+    }
+
+    def sample(rng):
+        point = {S.beta: _positive(rng), c: float(rng.normal())}
+        for vec in (x, delta, v):
+            _fill(point, vec, rng.normal(size=n))
+        return point
+
+    return World("softmax", {"n": n}, values, {"y": (ysym, ydef)}, sample)
+
+
+def cross_entropy_world(n: int = 3) -> World:
+    """The softmax world with a target probability vector t (its entries sum to 1),
+    L = -sum_k t_k log y_k and delta = dL/dy (no longer a constant)."""
+    w = softmax_world(n)
+    t = _vector(sp.symbols(f"t_0:{n}", positive=True))
+    ysym = w.values["y"]
+    L = -sum(t[k] * sp.log(ysym[k]) for k in range(n))
+    delta = ysym.applyfunc(lambda yk: sp.diff(L, yk))
+    w.name = "cross_entropy"
+    w.values.update({"t": t, "L": L, "delta": delta, "g": delta})
+    previous = w.sample
+
+    def sample(rng):
+        point = previous(rng)
+        _fill(point, t, rng.dirichlet(np.ones(n)))
+        return point
+
+    w.sample = sample
+    w.constraints = {t[n - 1]: 1 - sum(t[:n - 1])}
+    return w
+
+
+def linear_world(m: int = 2, n: int = 3) -> World:
+    """A layer y = W x + b with W m x n, x in R^n, b in R^m (from
+    softmax_lib.symbolic.linear_layer), an upstream gradient delta in R^m held
+    constant and L = <delta, y>. m != n, so a wrong dimension shows."""
+    from softmax_lib import symbolic as S
+
+    layer = S.linear_layer(m, n)
+    ysym = _vector(sp.symbols(f"ylin_0:{m}", real=True))
+    values = {
+        "W": layer.W, "x": layer.x, "b": layer.b, "delta": layer.delta, "y": ysym,
+        "L": (layer.delta.T * ysym)[0, 0], "m": sp.Integer(m), "n": sp.Integer(n),
+    }
+
+    def sample(rng):
+        point = {}
+        for M in (layer.W, layer.x, layer.b, layer.delta):
+            _fill(point, M, rng.normal(size=len(M)))
+        return point
+
+    return World("linear", {"m": m, "n": n}, values, {"y": (ysym, layer.y)}, sample)
+
+
+def _classifier_sample(d: int, n: int) -> tuple:
+    from softmax_lib import symbolic as S
+
+    W = sp.Matrix(n, d, lambda r, q: sp.Symbol(f"W_{r}{q}", real=True))
+    b = _vector(sp.symbols(f"b_0:{n}", real=True))
+    return S.beta, W, b
+
+
+def _classifier(beta, W, b, a, t):
+    x = W * a + b
+    e = x.applyfunc(lambda z: sp.exp(beta * z))
+    y = e / sum(e)
+    L = -sum(t[k] * sp.log(y[k]) for k in range(len(t)))
+    return x, y, L
+
+
+def classifier_world(d: int = 2, n: int = 3) -> World:
+    """A softmax classifier on one input a in R^d: logits x = W a + b (W n x d, b in
+    R^n), y = softmax(beta x), a target t (summing to 1), L = -sum_k t_k log y_k."""
+    beta, W, b = _classifier_sample(d, n)
+    a = _vector(sp.symbols(f"a_0:{d}", real=True))
+    t = _vector(sp.symbols(f"t_0:{n}", positive=True))
+    xsym = _vector(sp.symbols(f"z_0:{n}", real=True))
+    x, y, L = _classifier(beta, W, b, a, t)
+    ysym = _vector(sp.symbols(f"p_0:{n}", positive=True))
+    values = {
+        "W": W, "b": b, "a": a, "t": t, "x": xsym, "y": ysym, "beta": beta,
+        "L": -sum(t[k] * sp.log(ysym[k]) for k in range(n)), "n": sp.Integer(n), "d": sp.Integer(d),
+    }
+    e = xsym.applyfunc(lambda z: sp.exp(beta * z))
+
+    def sample(rng):
+        point = {beta: _positive(rng)}
+        for M in (W, b, a):
+            _fill(point, M, rng.normal(size=len(M)))
+        _fill(point, t, rng.dirichlet(np.ones(n)))
+        return point
+
+    world = World("classifier", {"n": n, "d": d}, values,
+                  {"y": (ysym, e / sum(e)), "x": (xsym, W * a + b)}, sample)
+    world.constraints = {t[n - 1]: 1 - sum(t[:n - 1])}
+    return world
+
+
+def batch_world(N: int = 2, d: int = 2, n: int = 3) -> World:
+    """The classifier on a batch of N samples: a_s, t_s, x_s, y_s, L_s per sample s,
+    W and b shared, and the mean loss \\bar{L} = (1/N) sum_s L_s."""
+    beta, W, b = _classifier_sample(d, n)
+    samples = []
+    for s in range(N):
+        a = _vector(sp.symbols(f"a{s}_0:{d}", real=True))
+        t = _vector(sp.symbols(f"t{s}_0:{n}", positive=True))
+        samples.append((a, t) + _classifier(beta, W, b, a, t))
+    a_, t_, x_, y_, L_ = (Batch(col) for col in zip(*samples))
+    values = {
+        "W": W, "b": b, "beta": beta, "a": a_, "t": t_, "x": x_, "y": y_, "L": L_,
+        "barL": sum(L_) / N, "N": sp.Integer(N), "n": sp.Integer(n), "d": sp.Integer(d),
+    }
+
+    def sample(rng):
+        point = {beta: _positive(rng)}
+        for M in (W, b, *a_):
+            _fill(point, M, rng.normal(size=len(M)))
+        for t in t_:
+            _fill(point, t, rng.dirichlet(np.ones(n)))
+        return point
+
+    world = World("batch", {"n": n, "d": d, "N": N}, values, {}, sample)
+    world.constraints = {t[n - 1]: 1 - sum(t[:n - 1]) for t in t_}
+    return world
+
+
+WORLDS: dict[str, Callable[[], World]] = {
+    "softmax": softmax_world,
+    "cross_entropy": cross_entropy_world,
+    "linear": linear_world,
+    "classifier": classifier_world,
+    "batch": batch_world,
+}
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _is_matrix(v: Any) -> bool:
+    return isinstance(v, sp.MatrixBase)
+
+
+def _shape(v: Any) -> tuple:
+    return tuple(v.shape) if _is_matrix(v) else ()
+
+
+def _scalarize(v: Any) -> Any:
+    if _is_matrix(v) and v.shape == (1, 1):
+        return v[0, 0]
+    return v
+
+
+class Evaluator:
+    """Evaluate a parsed tree in a world, for one assignment of the free indices."""
+
+    def __init__(self, world: World, assignment: dict[str, int], keep: frozenset = frozenset()):
+        self.world = world
+        self.env = dict(assignment)  # index letter -> 1-based value
+        self.keep = keep
+
+    def __call__(self, node: tuple) -> Any:
+        return _scalarize(getattr(self, "ev_" + node[0])(*node[1:]))
+
+    # leaves
+    def ev_num(self, value):
+        return value
+
+    def ev_sym(self, base, indices):
+        w = self.world
+        if not indices and base in self.env:  # a bare index letter, as in a case condition
+            return sp.Integer(self.env[base])
+        if base not in w.values:
+            raise EquationError(f"the symbol {base!r} has no meaning in the {w.name} world")
+        value = w.expand(w.values[base], self.keep)
+        if isinstance(value, Batch):
+            if not indices:
+                raise EquationError(f"{base} is one value per sample: write {base}_s")
+            s = self.index(indices[0])
+            if not 1 <= s <= len(value):
+                raise EquationError(f"the sample index {indices[0]} is out of range for {base}")
+            value, indices = value[s - 1], indices[1:]
+        if not indices:
+            return value
+        if len(indices) == 1 and isinstance(indices[0], tuple):
+            key = f"{base}_{indices[0][1]}"
+            if key not in w.values:
+                raise EquationError(f"the symbol {key!r} has no meaning in the {w.name} world")
+            return w.expand(w.values[key], self.keep)
+        idx = [self.index(i) for i in indices]
+        if not _is_matrix(value):
+            raise EquationError(f"{base} is a scalar and cannot take the subscript {indices}")
+        rows, cols = value.shape
+        if len(idx) == 2 and cols == 1 and base == "delta":  # Kronecker delta_{ij}
+            return sp.Integer(int(idx[0] == idx[1]))
+        if len(idx) == 1 and cols == 1:
+            r, c = idx[0], 1
+        elif len(idx) == 2:
+            r, c = idx
+        else:
+            raise EquationError(f"{base} has shape {rows}x{cols}: cannot index it with {indices}")
+        if not (1 <= r <= rows and 1 <= c <= cols):
+            raise EquationError(f"the index {indices} is out of range for {base} of shape {rows}x{cols}")
+        return value[r - 1, c - 1]
+
+    def index(self, i) -> int:
+        if isinstance(i, int):
+            return i
+        if i not in self.env:
+            raise EquationError(f"the index {i!r} is neither free nor bound by a sum")
+        return self.env[i]
+
+    # arithmetic
+    def ev_add(self, terms):
+        total = None
+        for sign, node in terms:
+            v = self(node)
+            v = v if sign > 0 else -v
+            if total is None:
+                total = v
+            elif _shape(total) != _shape(v):
+                raise EquationError(f"adding shapes {_shape(total) or 'scalar'} and {_shape(v) or 'scalar'}")
+            else:
+                total = total + v
+        return total
+
+    def ev_mul(self, kind, a, b):
+        va, vb = self(a), self(b)
+        if kind == "odot":
+            if _shape(va) != _shape(vb):
+                raise EquationError(f"\\odot of shapes {_shape(va) or 'scalar'} and {_shape(vb) or 'scalar'}")
+            return va.multiply_elementwise(vb) if _is_matrix(va) else va * vb
+        if _is_matrix(va) and _is_matrix(vb):
+            if va.shape[1] != vb.shape[0]:
+                raise EquationError(f"a product of a {va.shape[0]}x{va.shape[1]} and a "
+                                    f"{vb.shape[0]}x{vb.shape[1]} matrix")
+            return va * vb
+        return va * vb
+
+    def ev_div(self, a, b):
+        va, vb = self(a), self(b)
+        if _is_matrix(vb):
+            raise EquationError("division by a matrix")
+        return va / vb
+
+    def ev_pow(self, a, b):
+        va, vb = self(a), self(b)
+        if _is_matrix(va) or _is_matrix(vb):
+            raise EquationError("a power of a matrix")
+        return va ** vb
+
+    def ev_T(self, a):
+        va = self(a)
+        if not _is_matrix(va):
+            raise EquationError("the transpose of a scalar")
+        return va.T
+
+    def ev_func(self, name, a):
+        va = self(a)
+        if name == "diag":
+            if not (_is_matrix(va) and va.shape[1] == 1):
+                raise EquationError("diag of something that is not a column vector")
+            return sp.diag(*va)
+        if name in {"exp", "log"}:
+            f = sp.exp if name == "exp" else sp.log
+            return va.applyfunc(f) if _is_matrix(va) else f(va)
+        if name == "softmax":
+            if not (_is_matrix(va) and va.shape[1] == 1):
+                raise EquationError("softmax of something that is not a column vector")
+            e = va.applyfunc(sp.exp)
+            return e / sum(e)
+        if name in {"logsumexp", "LSE"}:
+            return sp.log(sum(va.applyfunc(sp.exp)))
+        raise EquationError(f"unknown function {name}")
+
+    def ev_inner(self, a, b):
+        va, vb = self(a), self(b)
+        if not (_is_matrix(va) and _is_matrix(vb) and va.shape == vb.shape and va.shape[1] == 1):
+            raise EquationError("\\langle a, b \\rangle needs two column vectors of one length")
+        return (va.T * vb)[0, 0]
+
+    def ev_sum(self, var, lower, upper, exclude, body):
+        lo = self(lower) if lower is not None else sp.Integer(1)
+        hi = self(upper) if upper is not None else sp.Integer(self.range_of(var, body))
+        if not (lo.is_Integer and hi.is_Integer):
+            raise EquationError("summation bounds must evaluate to integers")
+        skip = int(self(exclude)) if exclude is not None else None
+        total = None
+        for k in range(int(lo), int(hi) + 1):
+            if k == skip:
+                continue
+            term = Evaluator(self.world, {**self.env, var: k}, self.keep)(body)
+            if total is not None and _shape(total) != _shape(term):
+                raise EquationError("the terms of a sum have different shapes")
+            total = term if total is None else total + term
+        if total is None:
+            raise EquationError("an empty sum")
+        return total
+
+    def range_of(self, var, node) -> int:
+        sizes = index_sizes(node, self.world)
+        if var not in sizes:
+            raise EquationError(f"cannot tell the range of the summation index {var!r}: write its bounds")
+        return sizes[var]
+
+    def ev_deriv(self, num, den):
+        base = den[1]
+        keep = self.keep | ({base} if base in self.world.intermediates else frozenset())
+        inner = Evaluator(self.world, self.env, keep)
+        wrt = inner(den)
+        f = inner(num)
+        atoms = list(wrt) if _is_matrix(wrt) else [wrt]
+        if not all(isinstance(a, sp.Symbol) for a in atoms):
+            raise EquationError(f"cannot differentiate with respect to {base}: it is not a variable here")
+        if not _is_matrix(f) and not _is_matrix(wrt):
+            out = sp.diff(f, wrt)
+        elif not _is_matrix(f):  # gradient of a scalar: the shape of the variable
+            out = wrt.applyfunc(lambda s: sp.diff(f, s))
+        elif not _is_matrix(wrt):
+            out = f.applyfunc(lambda e: sp.diff(e, wrt))
+        elif f.shape[1] == 1 and wrt.shape[1] == 1:  # Jacobian, J[j, i] = d f_j / d x_i
+            out = f.jacobian(wrt)
+        else:
+            raise EquationError("a derivative of a matrix with respect to a matrix")
+        return self.world.expand(out, self.keep)
+
+    def ev_cases(self, rows):
+        for value, cond in rows:
+            if self.holds(cond):
+                return self(value)
+        raise EquationError(f"no case applies for the indices {self.env}")
+
+    def holds(self, cond) -> bool:
+        if cond[0] == "otherwise":
+            return True
+        _, op, a, b = cond
+        va, vb = self(a), self(b)
+        return (va == vb) if op == "=" else (va != vb)
+
+
+def free_indices(node, bound: frozenset = frozenset()) -> list[str]:
+    """Index letters used in subscripts (or case conditions) and not bound by a sum, in order."""
+    out: list[str] = []
+
+    def walk(n, bound):
+        if not isinstance(n, tuple) or not n:
+            return
+        tag = n[0]
+        if tag == "sym":
+            for i in n[2]:
+                if isinstance(i, str) and i not in bound and i not in out:
+                    out.append(i)
+            return
+        if tag == "sum":
+            _, var, lower, upper, exclude, body = n
+            for part in (lower, upper, exclude):
+                walk(part, bound)
+            walk(body, bound | {var})
+            return
+        if tag == "cases":
+            for value, cond in n[1]:
+                walk(value, bound)
+                if cond[0] == "rel":
+                    walk(("cond", cond[2], cond[3]), bound)
+            return
+        if tag == "cond":
+            # a bare letter in a case condition (i = j) is an index
+            for side in n[1:]:
+                if side[0] == "sym" and not side[2] and len(side[1]) == 1 and side[1] not in out:
+                    out.append(side[1])
+                else:
+                    walk(side, bound)
+            return
+        for child in n[1:]:
+            if isinstance(child, tuple):
+                if child and isinstance(child[0], str):
+                    walk(child, bound)
+                else:
+                    for c in child:
+                        walk(c, bound)
+
+    walk(node, bound)
+    return out
+
+
+def index_sizes(node, world: World) -> dict[str, int]:
+    """For each index letter, the length of the axis it indexes (first use wins)."""
+    sizes: dict[str, int] = {}
+
+    def walk(n):
+        if not isinstance(n, tuple) or not n:
+            return
+        if n[0] == "sym":
+            base, indices = n[1], n[2]
+            value = world.values.get(base)
+            if isinstance(value, Batch) and indices:
+                if isinstance(indices[0], str):
+                    sizes.setdefault(indices[0], len(value))
+                value, indices = value[0], indices[1:]
+            if _is_matrix(value):
+                rows, cols = value.shape
+                axes = [rows] if (len(indices) == 1 and cols == 1) else [rows, cols]
+                if base == "delta" and len(indices) == 2 and cols == 1:
+                    axes = []
+                for i, size in zip(indices, axes):
+                    if isinstance(i, str):
+                        sizes.setdefault(i, size)
+            return
+        for child in n[1:]:
+            if isinstance(child, tuple):
+                if child and isinstance(child[0], str):
+                    walk(child)
+                else:
+                    for c in child:
+                        walk(c)
+
+    walk(node)
+    return sizes
+
+
+def assignments(node, world: World) -> list[dict[str, int]]:
+    """Every assignment of the free indices of ``node`` to values (1-based)."""
+    letters = free_indices(node)
+    sizes = index_sizes(node, world)
+    grids = [range(1, sizes.get(letter, world.n) + 1) for letter in letters]
+    import itertools
+
+    return [dict(zip(letters, combo)) for combo in itertools.product(*grids)]
+
+
+# --------------------------------------------------------------------------- comparison
+
+NUMERIC_POINTS = 3
+TOLERANCE = 1e-20  # relative; evaluation carries 40 digits
+
+
+def _as_rational_function(expr):
+    """Rewrite ``expr`` with one positive symbol u per distinct exponential term.
+
+    ``exp(beta*x_0 - beta*x_1)`` becomes ``u_0/u_1``, and ``log(u_0)`` becomes
+    ``beta*x_0`` again, so a softmax identity turns into an identity between
+    rational functions (and logs of sums), which ``together`` and ``expand`` decide.
+    """
+    cache: dict = {}
+
+    def u(term):
+        if term not in cache:
+            cache[term] = sp.Symbol(f"u_{len(cache)}", positive=True)
+        return cache[term]
+
+    repl = {}
+    for atom in expr.atoms(sp.exp):
+        factor = sp.Integer(1)
+        for part in sp.Add.make_args(sp.expand(atom.args[0])):
+            coeff, rest = part.as_coeff_Mul()
+            factor *= u(rest) ** coeff
+        repl[atom] = factor
+    expr = expr.xreplace(repl)
+    if expr.has(sp.log):
+        expr = sp.expand_log(expr, force=True)
+        expr = expr.xreplace({sp.log(sym): term for term, sym in cache.items()})
+    return expr
+
+
+def symbolically_zero(diff) -> bool:
+    """True when sympy proves ``diff`` is zero (for every entry of a matrix)."""
+    entries = list(diff) if _is_matrix(diff) else [diff]
+    for e in entries:
+        if e == 0:
+            continue
+        r = _as_rational_function(sp.sympify(e))
+        if sp.expand(sp.numer(sp.together(r))) != 0:
+            return False
+    return True
+
+
+def numerically_zero(diff, scale, points: list[dict]) -> tuple[bool, float]:
+    """Evaluate ``diff`` at the given points; return (all small, largest relative error)."""
+    worst = 0.0
+    entries = list(diff) if _is_matrix(diff) else [diff]
+    scales = list(scale) if _is_matrix(scale) else [scale]
+    for point in points:
+        subs = {s: sp.Float(v, 40) for s, v in point.items()}
+        for e, s in zip(entries, scales):
+            missing = sp.sympify(e).free_symbols - set(subs)
+            if missing:
+                raise EquationError(f"symbols without a value: {sorted(map(str, missing))}")
+            val = abs(complex(sp.sympify(e).xreplace(subs).evalf(40)))
+            ref = abs(complex(sp.sympify(s).xreplace(subs).evalf(40)))
+            worst = max(worst, val / (1.0 + ref))
+    return worst < TOLERANCE, worst
+
+
+@dataclass
+class Result:
+    equation: Equation
+    ok: bool
+    method: str  # "symbolic" | "numeric"
+    message: str
+    comparisons: int = 0
+
+
+def compare(lhs, rhs, world: World, points, what: str) -> str:
+    """Raise Mismatch unless lhs == rhs; return "symbolic" or "numeric"."""
+    if _shape(lhs) != _shape(rhs):
+        raise Mismatch(f"{what}: shapes differ, {_shape(lhs) or 'scalar'} against {_shape(rhs) or 'scalar'}")
+    diff = lhs - rhs
+    if world.constraints:
+        diff = diff.xreplace(world.constraints)
+    ok, worst = numerically_zero(diff, lhs, points)
+    if not ok:
+        raise Mismatch(f"{what}: differ by {worst:.2e} (relative) at a random point")
+    return "symbolic" if symbolically_zero(diff) else "numeric"
+
+
+def check_equation(eq: Equation, registry: dict | None = None, seed: int = 0) -> Result:
+    """Check one labelled equation. Never raises for a problem of the equation: returns a Result."""
+    if registry is None:
+        from equation_registry import REGISTRY as registry  # type: ignore[no-redef]
+    entry = registry.get(eq.label)
+    if entry is None:
+        return Result(eq, False, "-", f"{eq.id}: the label is not registered; add it to "
+                      f"tools/equation_registry.py with its world and reference")
+    try:
+        return _check(eq, entry, seed)
+    except (EquationError, Mismatch) as err:
+        kind = "cannot parse or evaluate" if isinstance(err, EquationError) else "is false"
+        return Result(eq, False, "-", f"{eq.id} {kind}: {err}\n    latex: {eq.latex}")
+
+
+def _check(eq: Equation, entry, seed: int) -> Result:
+    clauses = parse(eq.latex)
+    world = WORLDS[entry.world](**(entry.sizes or {}))
+    rng = np.random.default_rng(seed)
+    points = [world.sample(rng) for _ in range(NUMERIC_POINTS)]
+    methods, count = set(), 0
+    main = clauses[0]
+    if main[0] != "chain" or any(rel[1] != "=" for rel in main[1]):
+        raise EquationError("the first clause of a labelled equation must be an equality A = B")
+    for clause in clauses:
+        if clause[0] == "in":
+            _check_membership(clause, world)
+            count += 1
+            continue
+        for _, op, a, b in clause[1]:
+            node = ("rel", op, a, b)
+            combos = assignments(node, world)
+            if clause is main and entry.where is not None:
+                combos = [c for c in combos if entry.where({k: v - 1 for k, v in c.items()})]
+                if not combos:
+                    raise EquationError("no index values satisfy the registered condition")
+            for assign in combos:
+                ev = Evaluator(world, assign)
+                lhs, rhs = ev(a), ev(b)
+                where = f"with {_show(assign)}" if assign else ""
+                if op == "!=":
+                    raise EquationError("only equalities are checked")
+                methods.add(compare(lhs, rhs, world, points, f"left and right side {where}".strip()))
+                count += 1
+                if clause is main and entry.reference is not None and (a, b) == clause[1][0][2:]:
+                    ref = entry.reference(world, {k: v - 1 for k, v in assign.items()})
+                    ref = world.expand(ref, frozenset())
+                    compare(rhs, ref, world, points, f"the right side and the reference {where}".strip())
+                    count += 1
+    method = "symbolic" if methods == {"symbolic"} else "numeric"
+    return Result(eq, True, method, f"{eq.id}: ok ({method}, {count} comparisons)", count)
+
+
+def _check_membership(clause, world: World) -> None:
+    _, subjects, dims = clause
+    ev = Evaluator(world, {})
+    want = tuple(int(ev(d)) for d in dims)
+    if len(want) == 1:
+        want = (want[0], 1)
+    for s in subjects:
+        v = ev(s)
+        got = _shape(v)
+        if got != want:
+            name = s[1] if s[0] == "sym" else "an expression"
+            raise Mismatch(f"{name} has shape {got or 'scalar'} in the {world.name} world, "
+                           f"but the equation says {want or 'scalar'}")
+
+
+def _show(assign: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in assign.items())
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def check_book(root: Path = ROOT) -> list[Result]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from equation_registry import REGISTRY
+
+    eqs = all_equations(root)
+    results = [check_equation(eq, REGISTRY) for eq in eqs]
+    seen: dict[str, str] = {}
+    for eq in eqs:
+        if eq.label in seen:
+            results.append(Result(eq, False, "-", f"{eq.id}: the label is also used in {seen[eq.label]}"))
+        seen[eq.label] = eq.chapter
+    return results
+
+
+def main() -> int:
+    start = time.perf_counter()
+    results = check_book()
+    elapsed = time.perf_counter() - start
+    per_chapter: dict[str, list[Result]] = {}
+    for r in results:
+        per_chapter.setdefault(r.equation.chapter, []).append(r)
+    for r in results:
+        if not r.ok:
+            print("FAIL", r.message)
+    for chapter, rs in per_chapter.items():
+        good = sum(r.ok for r in rs)
+        sym = sum(r.ok and r.method == "symbolic" for r in rs)
+        print(f"{chapter:32s} {good}/{len(rs)} labelled equations checked ({sym} proved symbolically)")
+    failed = sum(not r.ok for r in results)
+    print(f"{len(results) - failed} of {len(results)} labelled equations checked, "
+          f"{failed} failed, in {elapsed:.1f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
