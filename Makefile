@@ -12,7 +12,7 @@ UV_VERSION := 0.13.9
 
 help:
 	@echo "make book   build the site into _build/html (warnings are errors)"
-	@echo "make test   unit, property, doctest and notebook (nbval) tests"
+	@echo "make test   unit, property, doctest and notebook (nbval) tests, and the site in a browser"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make clean  remove the build, the venv and caches"
 	@echo "make equations  check every labelled equation of the book against softmax_lib (seconds)"
@@ -26,12 +26,27 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
 	touch $@
 
-book: $(STAMP)
+# MathJax for the site, pinned in tools/mathjax/package-lock.json and served by the
+# site itself (tools/offline_site.py), so formulas typeset offline.
+MATHJAX := tools/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js
+$(MATHJAX): tools/mathjax/package.json tools/mathjax/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to install MathJax for the site: apt-get install -y npm"; exit 1; }
+	npm ci --prefix tools/mathjax --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser test (make test) needs a site no older than its sources.
+SITE_STAMP   := _build/html/.stamp
+SITE_SOURCES := _config.yml _toc.yml requirements.txt $(wildcard book/* book/images/* softmax_lib/*.py tools/*.py)
+$(SITE_STAMP): $(SITE_SOURCES) $(STAMP) $(MATHJAX)
+	$(MAKE) book
+
+book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	touch $(SITE_STAMP)
 	@echo
 	@echo "The site is built. Open: file://$(CURDIR)/_build/html/index.html"
 
-test: $(STAMP)
+test: $(STAMP) $(SITE_STAMP)
 	$(BIN)/python -m pytest
 
 # Only the machine check of the labelled equations (tools/equations.py); `make test`
