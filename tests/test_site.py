@@ -1,0 +1,468 @@
+"""The built site, checked in a real browser: what a reader sees, offline.
+
+Headless Chromium (Debian's package, /usr/bin/chromium), driven by Playwright,
+opens every page listed in ``_toc.yml`` (plus the index pages Sphinx generates)
+from ``_build/html``, served on 127.0.0.1. Every request to another host is
+blocked and recorded, so a page that needs the network fails here just as it
+would for an offline reader.
+
+`make test` builds the site first when it is missing or older than its sources;
+`make book` is the one build command. The browser is opened once and every page
+is visited once (the ``site`` fixture); the tests below then assert on what was
+recorded, so each failure names the property and the pages that break it.
+
+A summary (pages, math elements, images, time) is written to
+``_build/site_test_summary.txt`` and printed at the end of the test; a screenshot
+of the first chapter goes to ``_build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+# BOOK_SITE_DIR checks a site built elsewhere (jupyter-book build --path-output DIR
+# puts it in DIR/_build/html); the screenshots and summary go beside it.
+SITE = Path(os.environ.get("BOOK_SITE_DIR", ROOT / "_build" / "html")).resolve()
+SCREENSHOTS = SITE.parent / "screenshots"
+SUMMARY = SITE.parent / "site_test_summary.txt"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+HOST = "127.0.0.1"
+TIMEOUT_MS = 30_000
+PARALLEL_PAGES = 3
+
+
+# --------------------------------------------------------------------------- the toc
+
+
+def toc_entries() -> tuple[str, list[tuple[str, bool]]]:
+    """The root docname and every (docname, numbered) listed in ``_toc.yml``, in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    entries: list[tuple[str, bool]] = []
+
+    def walk(items, numbered):
+        for item in items or []:
+            if "file" in item:
+                entries.append((str(Path(item["file"]).with_suffix("")), numbered))
+            walk(item.get("sections"), numbered)
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"), bool(part.get("numbered", False)))
+    walk(toc.get("chapters"), bool(toc.get("numbered", False)))
+    return str(Path(toc["root"]).with_suffix("")), entries
+
+
+ROOT_DOC, TOC = toc_entries()
+
+
+# --------------------------------------------------------------------------- in the page
+
+# Runs in each page once it has loaded: waits for MathJax and the images, then
+# reports what a reader would see.
+PAGE_PROBE = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  const imgs = [...document.images];
+  imgs.forEach(i => { i.loading = "eager"; });
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(done => {
+    i.addEventListener("load", done, {once: true});
+    i.addEventListener("error", done, {once: true});
+    setTimeout(done, 10000);
+  })));
+  await document.fonts.ready;
+
+  const rawTex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{/;
+  const math = [...document.querySelectorAll(".math")].map(m => {
+    const own = [...m.childNodes].filter(n => n.nodeType === Node.TEXT_NODE)
+      .map(n => n.textContent).join("").trim();
+    return {
+      id: m.id || m.closest("[id]")?.id || "",
+      tex: m.querySelector("mjx-assistive-mml") ? "" : m.textContent.slice(0, 80),
+      typeset: m.querySelector("mjx-container") !== null,
+      error: m.querySelector("mjx-merror, [data-mjx-error]") !== null
+        ? (m.querySelector("[data-mjx-error]")?.getAttribute("data-mjx-error") || "merror")
+        : "",
+      raw: rawTex.test(own) ? own.slice(0, 80) : "",
+    };
+  });
+
+  // TeX that reached the page outside any math element (e.g. unparsed $...$).
+  const article = document.querySelector("article") || document.body;
+  const copy = article.cloneNode(true);
+  copy.querySelectorAll("pre, code, script, style, .math, mjx-container, .highlight")
+    .forEach(n => n.remove());
+  const text = copy.textContent;
+  const strayTex = [];
+  for (const re of [/\$\$/, /\\(frac|partial|sum|begin|beta|mathbb|operatorname)\b/,
+                    /\$[^$\s][^$]*\\[A-Za-z]+[^$]*\$/]) {
+    const m = text.match(re);
+    if (m) strayTex.push(text.slice(Math.max(0, m.index - 30), m.index + 50).trim());
+  }
+
+  const images = imgs.map(i => ({src: i.getAttribute("src"),
+                                 ok: i.complete && i.naturalWidth > 0}));
+  const solutions = [...document.querySelectorAll(".solution")].map(s => {
+    const body = [...s.children].filter(c => !c.classList.contains("admonition-title"));
+    return {
+      id: s.id,
+      dropdown: s.classList.contains("dropdown"),
+      hidden: body.length > 0 && body.every(
+        c => !c.checkVisibility({opacityProperty: true, visibilityProperty: true})),
+    };
+  });
+  const links = [...document.querySelectorAll("a[href]")].map(a => a.href);
+  const ids = [...document.querySelectorAll("[id]")].map(e => e.id);
+  const eqnos = [...document.querySelectorAll("div.math .eqno")]
+    .map(e => e.textContent.replace("#", "").trim());
+  return {math, strayTex, images, solutions, links, ids, eqnos,
+          mjx: document.querySelectorAll("mjx-container").length,
+          hasMathJax: !!(window.MathJax && MathJax.version),
+          title: document.title};
+}
+"""
+
+
+@dataclass
+class PageReport:
+    path: str
+    probe: dict = field(default_factory=dict)
+    console_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class SiteReport:
+    base: str
+    pages: dict[str, PageReport]
+    blocked: list[str]
+    nav_links: list[str]
+    nav_texts: dict[str, str]
+    search_hits: int
+    search_errors: list[str]
+    redirect_to: str
+    solution_opens: bool | None
+    screenshots: list[Path]
+    seconds: float
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output for failures
+        pass
+
+
+def _serve(directory: Path):
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer((HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _html(docname: str) -> str:
+    return f"{docname}.html"
+
+
+def _extra_pages() -> list[str]:
+    """Index pages Sphinx generates besides the toc's documents."""
+    return [p for p in ("genindex.html", "py-modindex.html") if (SITE / p).is_file()]
+
+
+@pytest.fixture(scope="module")
+def site() -> SiteReport:
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium is not installed ({CHROMIUM} is missing): "
+                    "run `apt-get install -y chromium` (Debian's package) to run the browser test")
+    if not (SITE / "index.html").is_file():
+        pytest.skip("the site is not built: run `make book` (`make test` builds it first)")
+    from playwright.sync_api import sync_playwright
+
+    start = time.perf_counter()
+    server, thread = _serve(SITE)
+    base = f"http://{HOST}:{server.server_address[1]}/"
+    blocked: list[str] = []
+
+    def block(route):
+        blocked.append(route.request.url)
+        route.abort("blockedbyclient")
+
+    def open_page(context, report: PageReport):
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and report.console_errors.append(
+            f"{m.text} ({m.location.get('url', '')})"))
+        page.on("pageerror", lambda e: report.console_errors.append(f"uncaught: {e}"))
+        page.on("requestfailed", lambda r: urlparse(r.url).hostname == HOST
+                and report.failed.append(f"{r.url}: {r.failure}"))
+        page.on("response", lambda r: r.status >= 400
+                and report.failed.append(f"{r.url}: HTTP {r.status}"))
+        return page
+
+    paths = [_html(ROOT_DOC)] + [_html(d) for d, _ in TOC if d != ROOT_DOC] + _extra_pages()
+    pages = {p: PageReport(p) for p in paths}
+    screenshots: list[Path] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(TIMEOUT_MS)
+            # Every URL not on this server is aborted and recorded. The pattern is
+            # matched inside Playwright, so the site's own requests never wait on Python.
+            context.route(re.compile(r"^(?!" + re.escape(base) + ")"), block)
+
+            # A few pages load at once: each tab renders (and MathJax typesets)
+            # in its own process, so the cores are kept busy.
+            items = list(pages.items())
+            for k in range(0, len(items), PARALLEL_PAGES):
+                opened = []
+                for path, report in items[k:k + PARALLEL_PAGES]:
+                    page = open_page(context, report)
+                    page.goto(base + path, wait_until="commit")
+                    opened.append((page, report, time.perf_counter()))
+                for page, report, t0 in opened:
+                    page.wait_for_load_state("load")
+                    report.probe = page.evaluate(PAGE_PROBE)
+                    report.seconds = time.perf_counter() - t0
+                    page.close()
+
+            # Navigation: the sidebar of the root page.
+            page = open_page(context, pages[_html(ROOT_DOC)])
+            page.goto(base + _html(ROOT_DOC), wait_until="load")
+            anchors = page.eval_on_selector_all(
+                ".bd-sidebar-primary nav a[href]",
+                "as => as.map(a => [a.href, a.textContent.trim()])")
+            nav_links = [href for href, _ in anchors]
+            nav_texts = {_site_path(href, base): text for href, text in anchors}
+
+            # A folded solution opens when its title is clicked.
+            solution_opens = None
+            with_solution = next((p for p, r in pages.items()
+                                  if any(s["dropdown"] for s in r.probe["solutions"])), None)
+            if with_solution:
+                page.goto(base + with_solution, wait_until="load")
+                page.evaluate(PAGE_PROBE)
+                title = page.locator(".solution.dropdown > .admonition-title").first
+                title.scroll_into_view_if_needed()
+                title.click()
+                body = page.locator(".solution.dropdown").first.locator(
+                    ":scope > :not(.admonition-title)").first
+                body.wait_for(state="visible", timeout=5_000)
+                solution_opens = body.is_visible()
+            page.close()
+
+            # The redirect from index.html to the root document.
+            page = context.new_page()
+            page.goto(base + "index.html")
+            page.wait_for_url(re.compile(re.escape(_html(ROOT_DOC)) + "$"))
+            redirect_to = _site_path(page.url, base)
+            page.close()
+
+            # Search, with the site's own (offline) index.
+            search = PageReport("search.html?q=Jacobian")
+            page = open_page(context, search)
+            page.goto(base + "search.html?q=Jacobian", wait_until="load")
+            page.wait_for_selector("#search-results li", timeout=TIMEOUT_MS)
+            search_hits = page.locator("#search-results li").count()
+            page.close()
+
+            screenshots = _screenshots(context, base)
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    report = SiteReport(
+        base=base, pages=pages, blocked=blocked, nav_links=nav_links, nav_texts=nav_texts,
+        search_hits=search_hits, search_errors=search.console_errors + search.failed,
+        redirect_to=redirect_to, solution_opens=solution_opens, screenshots=screenshots,
+        seconds=time.perf_counter() - start)
+    _write_summary(report)
+    return report
+
+
+def _site_path(url: str, base: str) -> str:
+    """The file a same-site URL points at, relative to the site root ('' if off-site)."""
+    if not url.startswith(base):
+        return ""
+    path = unquote(urlparse(url).path).lstrip("/")
+    return path + "index.html" if path == "" or path.endswith("/") else path
+
+
+def _screenshots(context, base: str) -> list[Path]:
+    """The first chapter: its top, and its first numbered equation."""
+    chapters = [d for d, numbered in TOC if numbered]
+    if not chapters:
+        return []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = chapters[0].replace("/", "_")
+    page = context.new_page()
+    page.goto(base + _html(chapters[0]), wait_until="load")
+    page.evaluate(PAGE_PROBE)
+    shots = [SCREENSHOTS / f"{name}.png"]
+    page.screenshot(path=shots[0])
+    eq = page.locator("div.math .eqno").first
+    if eq.count():
+        eq.scroll_into_view_if_needed()
+        page.mouse.wheel(0, -250)
+        page.wait_for_timeout(200)
+        shots.append(SCREENSHOTS / f"{name}-equation.png")
+        page.screenshot(path=shots[1])
+    page.close()
+    return shots
+
+
+def _summary_lines(r: SiteReport) -> list[str]:
+    probes = [p.probe for p in r.pages.values()]
+    slowest = max(r.pages.values(), key=lambda p: p.seconds)
+    return [
+        f"browser test of {_shown(SITE)} in {CHROMIUM} ({r.seconds:.1f} s; "
+        f"slowest page {slowest.path}: {slowest.seconds:.1f} s)",
+        f"pages checked: {len(r.pages)} (+ search page: {r.search_hits} results for 'Jacobian')",
+        f"math elements checked: {sum(len(p['math']) for p in probes)} "
+        f"(MathJax containers: {sum(p['mjx'] for p in probes)})",
+        f"numbered equations: {sum(len(p['eqnos']) for p in probes)}",
+        f"images checked: {sum(len(p['images']) for p in probes)}",
+        f"solutions checked folded: {sum(len(p['solutions']) for p in probes)}",
+        f"links checked: {sum(len(p['links']) for p in probes)}",
+        f"requests to other hosts blocked: {len(r.blocked)}",
+        "screenshots: " + ", ".join(_shown(s) for s in r.screenshots),
+    ]
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _write_summary(r: SiteReport) -> None:
+    SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    SUMMARY.write_text("\n".join(_summary_lines(r)) + "\n", encoding="utf-8")
+
+
+def _bad(site: SiteReport, key: str, predicate) -> dict[str, list]:
+    """Per page, the probed items of kind ``key`` for which ``predicate`` holds."""
+    out = {}
+    for path, report in site.pages.items():
+        hits = [item for item in report.probe[key] if predicate(item)]
+        if hits:
+            out[path] = hits
+    return out
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_every_toc_page_was_built():
+    missing = [_html(d) for d, _ in [(ROOT_DOC, False)] + TOC if not (SITE / _html(d)).is_file()]
+    if not (SITE / "index.html").is_file():
+        pytest.skip("the site is not built: run `make book`")
+    assert not missing, f"listed in _toc.yml but not built: {missing}"
+
+
+def test_every_formula_is_typeset_by_mathjax(site):
+    pages_with_math = [p for p, r in site.pages.items() if r.probe["math"]]
+    assert pages_with_math, "no page has math: the probe is not finding it"
+    no_mathjax = [p for p in pages_with_math if not site.pages[p].probe["hasMathJax"]]
+    assert not no_mathjax, f"pages with math but no MathJax loaded: {no_mathjax}"
+    untypeset = _bad(site, "math", lambda m: not m["typeset"])
+    assert not untypeset, f"math elements MathJax did not typeset: {untypeset}"
+    errors = _bad(site, "math", lambda m: m["error"])
+    assert not errors, f"MathJax errors (mjx-merror / data-mjx-error): {errors}"
+    raw = _bad(site, "math", lambda m: m["raw"])
+    assert not raw, f"raw TeX left inside math elements: {raw}"
+
+
+def test_no_tex_outside_math(site):
+    stray = {p: r.probe["strayTex"] for p, r in site.pages.items() if r.probe["strayTex"]}
+    assert not stray, f"TeX shown as text (math the parser did not recognise): {stray}"
+
+
+def test_equations_are_numbered_by_chapter(site):
+    eqnos = [e for r in site.pages.values() for e in r.probe["eqnos"]]
+    bad = [e for e in eqnos if not re.fullmatch(r"\(\d+\.\d+\)", e)]
+    assert not bad, f"equation numbers not of the form (chapter.n): {bad}"
+
+
+def test_every_image_loads(site):
+    broken = _bad(site, "images", lambda i: not i["ok"])
+    assert not broken, f"images that did not load (naturalWidth == 0): {broken}"
+
+
+def test_no_console_errors_or_failed_requests(site):
+    errors = {p: r.console_errors + r.failed for p, r in site.pages.items()
+              if r.console_errors or r.failed}
+    if site.search_errors:
+        errors["search.html"] = site.search_errors
+    assert not errors, f"console errors or failed requests: {errors}"
+
+
+def test_no_request_leaves_the_machine(site):
+    assert not site.blocked, f"requests to other hosts (blocked): {sorted(set(site.blocked))}"
+
+
+def test_search_finds_jacobian(site):
+    assert site.search_hits > 0, "search.html?q=Jacobian shows no result"
+
+
+def test_every_chapter_is_in_the_navigation(site):
+    linked = {_site_path(h, site.base) for h in site.nav_links}
+    missing = [_html(d) for d, _ in TOC if _html(d) not in linked]
+    assert not missing, f"in _toc.yml but not linked from the sidebar of the root page: {missing}"
+    unnumbered = [site.nav_texts[_html(d)] for d, numbered in TOC
+                  if numbered and not re.match(r"\d+\. ", site.nav_texts[_html(d)])]
+    assert not unnumbered, f"chapters in a numbered part shown without a number: {unnumbered}"
+
+
+def test_index_redirects_to_the_root_document(site):
+    assert site.redirect_to == _html(ROOT_DOC)
+
+
+def test_solutions_are_folded(site):
+    solutions = [s for r in site.pages.values() for s in r.probe["solutions"]]
+    if not solutions:
+        pytest.skip("no solution on any page yet")
+    shown = _bad(site, "solutions", lambda s: not (s["dropdown"] and s["hidden"]))
+    assert not shown, f"solutions visible before the reader opens them: {shown}"
+    assert site.solution_opens is not False, "clicking a solution's title does not open it"
+
+
+def test_internal_links_resolve(site):
+    ids = {p: set(r.probe["ids"]) for p, r in site.pages.items()}
+    broken = {}
+    for path, report in site.pages.items():
+        for href in report.probe["links"]:
+            target = _site_path(href, site.base)
+            if not target:
+                continue  # off-site links are the reader's choice; nothing loads them
+            fragment = urlparse(href).fragment
+            if not (SITE / target).is_file():
+                broken.setdefault(path, []).append(href)
+            elif fragment and target in ids and unquote(fragment) not in ids[target]:
+                broken.setdefault(path, []).append(href)
+    assert not broken, f"links to a missing page or anchor: {broken}"
+
+
+def test_summary(site, capsys):
+    """Print what was checked, whatever pytest's capture setting."""
+    assert len(site.pages) >= len(TOC)
+    with capsys.disabled():
+        print("\n" + "\n".join(_summary_lines(site)))
