@@ -15,6 +15,7 @@ help:
 	@echo "make test   unit, property, doctest and notebook (nbval) tests, and the site in a browser"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make clean  remove the build, the venv and caches"
+	@echo "make bench  time softmax_lib against scipy and torch (a benchmark, not a test)"
 	@echo "make equations  check every labelled equation of the book against softmax_lib (seconds)"
 
 # The venv is rebuilt whenever the pins or the package metadata change.
@@ -65,3 +66,13 @@ lock:
 clean:
 	rm -rf _build $(VENV) .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# A benchmark, not a test: softmax_lib against scipy.special.softmax and, when it
+# installs, torch on the CPU (bench/bench.py says how it measures).
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r bench/requirements.txt
+	$(BIN)/python -c "import torch" 2>/dev/null \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 \
+	  || echo "torch did not install: benchmarking without it"
+	$(BIN)/python bench/bench.py
