@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _fast
 from ._checks import as_float_array, check_axis, check_beta, first_bad_slice
 from .softmax import softmax
 
@@ -127,6 +128,23 @@ def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
     return jac
 
 
+def _check_dot(dot: np.ndarray, axis: int) -> None:
+    """Raise ValueError naming the first slice whose ``<grad, y>`` is not finite.
+
+    NaN or an infinite value anywhere in a slice of y or grad makes its
+    ``<grad, y>`` non-finite, so this check over the per-slice sums needs no
+    extra pass over the data.
+    """
+    ok = np.isfinite(dot)
+    if not ok.all():
+        bad = ~np.squeeze(ok, axis=axis)
+        index = first_bad_slice(bad) if bad.ndim else ()
+        raise ValueError(
+            f"softmax_vjp: the slice at index {index} along axis {axis} of y or grad holds "
+            "NaN or an infinite value, so <grad, y> is not finite"
+        )
+
+
 def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     r"""Backpropagate through softmax: :math:`\partial L/\partial x` from the saved output and :math:`\partial L/\partial y`.
 
@@ -178,16 +196,13 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
     if yy.shape != g.shape:
         raise ValueError(f"y and grad must have the same shape, got {yy.shape} and {g.shape}")
     axis = check_axis(yy, axis, "y")
+    if _fast.applies(yy, axis) and g.dtype == yy.dtype and g.flags.c_contiguous:
+        out, dot = _fast.softmax_vjp(yy, g, beta)  # large arrays: blocked and threaded
+        _check_dot(dot, axis)
+        return out
     with np.errstate(invalid="ignore", over="ignore"):
         dot = np.sum(g * yy, axis=axis, keepdims=True)
-    ok = np.isfinite(dot)
-    if not ok.all():
-        bad = ~np.squeeze(ok, axis=axis)
-        index = first_bad_slice(bad) if bad.ndim else ()
-        raise ValueError(
-            f"softmax_vjp: the slice at index {index} along axis {axis} of y or grad holds "
-            "NaN or an infinite value, so <grad, y> is not finite"
-        )
+    _check_dot(dot, axis)
     out = np.subtract(g, dot)
     out *= yy
     out *= beta
