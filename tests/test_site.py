@@ -131,7 +131,9 @@ async () => {
   const ids = [...document.querySelectorAll("[id]")].map(e => e.id);
   const eqnos = [...document.querySelectorAll("div.math .eqno")]
     .map(e => e.textContent.replace("#", "").trim());
-  return {math, strayTex, images, solutions, links, ids, eqnos,
+  const nav = [...document.querySelectorAll(".bd-sidebar-primary nav a[href]")]
+    .map(a => [a.href, a.textContent.trim()]);
+  return {math, strayTex, images, solutions, links, ids, eqnos, nav,
           mjx: document.querySelectorAll("mjx-container").length,
           hasMathJax: !!(window.MathJax && MathJax.version),
           title: document.title};
@@ -244,30 +246,12 @@ def site() -> SiteReport:
                     report.seconds = time.perf_counter() - t0
                     page.close()
 
-            # Navigation: the sidebar of the root page.
-            page = open_page(context, pages[_html(ROOT_DOC)])
-            page.goto(base + _html(ROOT_DOC), wait_until="load")
-            anchors = page.eval_on_selector_all(
-                ".bd-sidebar-primary nav a[href]",
-                "as => as.map(a => [a.href, a.textContent.trim()])")
+            # Navigation: the sidebar of the root page, as probed.
+            anchors = pages[_html(ROOT_DOC)].probe["nav"]
             nav_links = [href for href, _ in anchors]
             nav_texts = {_site_path(href, base): text for href, text in anchors}
 
-            # A folded solution opens when its title is clicked.
-            solution_opens = None
-            with_solution = next((p for p, r in pages.items()
-                                  if any(s["dropdown"] for s in r.probe["solutions"])), None)
-            if with_solution:
-                page.goto(base + with_solution, wait_until="load")
-                page.evaluate(PAGE_PROBE)
-                title = page.locator(".solution.dropdown > .admonition-title").first
-                title.scroll_into_view_if_needed()
-                title.click()
-                body = page.locator(".solution.dropdown").first.locator(
-                    ":scope > :not(.admonition-title)").first
-                body.wait_for(state="visible", timeout=5_000)
-                solution_opens = body.is_visible()
-            page.close()
+            screenshots, solution_opens = _look_and_click(context, base, pages)
 
             # The redirect from index.html to the root document.
             page = context.new_page()
@@ -284,7 +268,6 @@ def site() -> SiteReport:
             search_hits = page.locator("#search-results li").count()
             page.close()
 
-            screenshots = _screenshots(context, base)
             browser.close()
     finally:
         server.shutdown()
@@ -308,27 +291,42 @@ def _site_path(url: str, base: str) -> str:
     return path + "index.html" if path == "" or path.endswith("/") else path
 
 
-def _screenshots(context, base: str) -> list[Path]:
-    """The first chapter: its top, and its first numbered equation."""
-    chapters = [d for d, numbered in TOC if numbered]
-    if not chapters:
-        return []
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    name = chapters[0].replace("/", "_")
-    page = context.new_page()
-    page.goto(base + _html(chapters[0]), wait_until="load")
-    page.evaluate(PAGE_PROBE)
-    shots = [SCREENSHOTS / f"{name}.png"]
-    page.screenshot(path=shots[0])
-    eq = page.locator("div.math .eqno").first
-    if eq.count():
-        eq.scroll_into_view_if_needed()
-        page.mouse.wheel(0, -250)
-        page.wait_for_timeout(200)
-        shots.append(SCREENSHOTS / f"{name}-equation.png")
-        page.screenshot(path=shots[1])
-    page.close()
-    return shots
+def _look_and_click(context, base: str, pages: dict[str, PageReport]):
+    """Screenshots of the first chapter; then open a folded solution with a click.
+
+    Returns the screenshot paths and whether the solution opened (None if the
+    site has no folded solution yet).
+    """
+    chapters = [_html(d) for d, numbered in TOC if numbered]
+    with_solution = [p for p, r in pages.items()
+                     if any(s["dropdown"] for s in r.probe["solutions"])]
+    chapter = chapters[0] if chapters else None
+    solution_page = (chapter if chapter in with_solution
+                     else with_solution[0] if with_solution else None)
+    shots: list[Path] = []
+    opens = None
+    for path in dict.fromkeys(p for p in (chapter, solution_page) if p):
+        page = context.new_page()
+        page.goto(base + path, wait_until="load")
+        page.evaluate(PAGE_PROBE)
+        if path == chapter:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            name = Path(path).with_suffix("").as_posix().replace("/", "_")
+            shots.append(SCREENSHOTS / f"{name}.png")
+            page.screenshot(path=shots[-1])
+            eq = page.locator("div.math .eqno").first
+            if eq.count():
+                eq.evaluate("e => e.closest('div.math').scrollIntoView({block: 'center'})")
+                shots.append(SCREENSHOTS / f"{name}-equation.png")
+                page.screenshot(path=shots[-1])
+        if path == solution_page:
+            solution = page.locator(".solution.dropdown").first
+            solution.locator(":scope > .admonition-title").click()
+            body = solution.locator(":scope > :not(.admonition-title)").first
+            body.wait_for(state="visible", timeout=5_000)
+            opens = body.is_visible()
+        page.close()
+    return shots, opens
 
 
 def _summary_lines(r: SiteReport) -> list[str]:

@@ -17,6 +17,11 @@ script would fetch thebe from a CDN and start a kernel on Binder; the book has n
 launch buttons, and the extension adds its inline configuration script twice, a
 ``const`` redeclared: an error in every page's console. The page context is cleaned
 of thebe's assets and of any script included twice.
+
+3. One search box. sphinx-book-theme has its search field in the sidebar, but
+pydata-sphinx-theme >= 0.16 adds a second one in a header bar unless the theme
+option ``navbar_persistent`` is set; Jupyter Book builds the theme options itself,
+so it is set here.
 """
 
 from __future__ import annotations
@@ -117,8 +122,14 @@ def clean_page_assets(app: Sphinx, pagename: str, templatename: str, context: di
         context[key] = kept
 
 
+def one_search_box(app: Sphinx, config) -> None:
+    """Keep the search field in the sidebar only (see 3. above)."""
+    config.html_theme_options.setdefault("navbar_persistent", [])
+
+
 def setup(app: Sphinx) -> dict:
     app.add_config_value("offline_mathjax_dir", str(MATHJAX_ES5), "html")
+    app.connect("config-inited", one_search_box)
     app.connect("builder-inited", check_installed)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", clean_page_assets, priority=900)
