@@ -56,8 +56,9 @@ test: $(STAMP) $(SITE_STAMP)
 equations: $(STAMP)
 	$(BIN)/python tools/equations.py
 
+# JupyterLab refuses to start as root (a container, CI) unless told it may.
 lab: $(STAMP)
-	$(BIN)/jupyter lab book/
+	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lock:
 	$(BIN)/uv pip compile requirements.in --python-version 3.10 --universal -o requirements.txt
