@@ -197,6 +197,7 @@ def site() -> SiteReport:
                     "run `apt-get install -y chromium` (Debian's package) to run the browser test")
     if not (SITE / "index.html").is_file():
         pytest.skip("the site is not built: run `make book` (`make test` builds it first)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     start = time.perf_counter()
@@ -251,12 +252,16 @@ def site() -> SiteReport:
             nav_links = [href for href, _ in anchors]
             nav_texts = {_site_path(href, base): text for href, text in anchors}
 
-            screenshots, solution_opens = _look_and_click(context, base, pages)
+            screenshots, solution_opens = _look_and_click(context, base, pages,
+                                                          PlaywrightTimeout)
 
             # The redirect from index.html to the root document.
             page = context.new_page()
             page.goto(base + "index.html")
-            page.wait_for_url(re.compile(re.escape(_html(ROOT_DOC)) + "$"))
+            try:
+                page.wait_for_url(re.compile(re.escape(_html(ROOT_DOC)) + "$"), timeout=10_000)
+            except PlaywrightTimeout:
+                pass  # the test below reports where it stayed
             redirect_to = _site_path(page.url, base)
             page.close()
 
@@ -264,7 +269,10 @@ def site() -> SiteReport:
             search = PageReport("search.html?q=Jacobian")
             page = open_page(context, search)
             page.goto(base + "search.html?q=Jacobian", wait_until="load")
-            page.wait_for_selector("#search-results li", timeout=TIMEOUT_MS)
+            try:
+                page.wait_for_selector("#search-results li", timeout=15_000)
+            except PlaywrightTimeout:
+                pass  # no result: test_search_finds_jacobian fails, the others still run
             search_hits = page.locator("#search-results li").count()
             page.close()
 
@@ -291,7 +299,7 @@ def _site_path(url: str, base: str) -> str:
     return path + "index.html" if path == "" or path.endswith("/") else path
 
 
-def _look_and_click(context, base: str, pages: dict[str, PageReport]):
+def _look_and_click(context, base: str, pages: dict[str, PageReport], timeout_error):
     """Screenshots of the first chapter; then open a folded solution with a click.
 
     Returns the screenshot paths and whether the solution opened (None if the
@@ -323,7 +331,10 @@ def _look_and_click(context, base: str, pages: dict[str, PageReport]):
             solution = page.locator(".solution.dropdown").first
             solution.locator(":scope > .admonition-title").click()
             body = solution.locator(":scope > :not(.admonition-title)").first
-            body.wait_for(state="visible", timeout=5_000)
+            try:
+                body.wait_for(state="visible", timeout=5_000)
+            except timeout_error:
+                pass
             opens = body.is_visible()
         page.close()
     return shots, opens
