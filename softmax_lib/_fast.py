@@ -141,22 +141,34 @@ def _scratch(slot: int, shape: tuple[int, ...], dtype) -> np.ndarray:
 def _run(task, units: list, threads: int) -> None:
     """Call ``task(unit)`` for every unit, on ``threads`` threads.
 
-    The units (row blocks or rows) are the partition of the work; how they
-    are grouped onto threads does not change any result.
+    The units (row blocks or rows) are the partition of the work; which
+    thread computes a unit does not change any result. The calling thread
+    works too, taking units from the same queue as ``threads - 1`` pool
+    threads: on a busy machine a pool thread may start late, and then the
+    caller simply does more of the work instead of waiting for it.
     """
-    def run_chunk(chunk):
+    def work(chunks, lock):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for unit in chunk:
-                task(unit)
+            while True:
+                with lock:
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                for unit in chunk:
+                    task(unit)
 
     if threads == 1 or len(units) == 1:
-        run_chunk(units)
+        work(iter([units]), threading.Lock())
         return
-    n_chunks = min(len(units), 4 * threads)  # a few chunks per thread balance a noisy machine
-    bounds = np.linspace(0, len(units), n_chunks + 1).astype(int)
-    chunks = [units[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-    for _ in _pool(threads).map(run_chunk, chunks):
-        pass
+    # One unit per chunk: whoever is free takes the next block, so a thread that
+    # the machine pauses holds up at most one block.
+    chunks = iter([[unit] for unit in units])
+    lock = threading.Lock()
+    helpers = [_pool(threads - 1).submit(work, chunks, lock) for _ in range(threads - 1)]
+    work(chunks, lock)
+    for helper in helpers:
+        if not helper.cancel():  # a helper that never started has nothing left to do
+            helper.result()
 
 
 # ---------------------------------------------------------------- per-block steps
@@ -171,7 +183,7 @@ def _row_sum(e: np.ndarray, ax: int) -> np.ndarray:
     accumulators take every 8th entry, are added as a tree, then the rest.
     """
     if ax == 1:
-        return np.sum(e, axis=1, keepdims=True)
+        return np.add.reduce(e, axis=1, keepdims=True)  # np.sum, minus its Python wrapper
     n = e.shape[0]
     assert n <= _PW_BLOCK, "numpy splits longer rows in two before summing"
     total = np.zeros((1,) + e.shape[1:], e.dtype)
@@ -197,8 +209,8 @@ def _reference(xb: np.ndarray, beta: float, ax: int) -> np.ndarray:
     if beta == 0.0:
         return np.zeros((1, 1), xb.dtype)
     if beta > 0:
-        return np.max(xb, axis=ax, keepdims=True)
-    return np.min(xb, axis=ax, keepdims=True)
+        return np.maximum.reduce(xb, axis=ax, keepdims=True)
+    return np.minimum.reduce(xb, axis=ax, keepdims=True)
 
 
 def _shift(xb: np.ndarray, ref: np.ndarray, beta: float, out: np.ndarray) -> np.ndarray:
@@ -224,7 +236,7 @@ def _tail(xb, ref, a, beta):
     """
     from .softmax import TAIL, tail_residual  # here: softmax.py imports this module
 
-    if beta == 0.0 or np.min(a) >= -TAIL:
+    if beta == 0.0 or np.minimum.reduce(a, axis=None) >= -TAIL:
         return None
     return tail_residual(xb, ref, a, beta)
 
@@ -320,7 +332,7 @@ def _long_rows_softmax(x, out, beta, log, norm, threads):
         if not log:
             tails.append((a, b, _tail(xb[:, a:b], ref, shifted, beta)))
         e = np.exp(shifted, out=dest)
-        return np.sum(e, axis=1, keepdims=True)
+        return np.add.reduce(e, axis=1, keepdims=True)
 
     def task(r):
         xb, ob = x[r:r + 1], out[r:r + 1]
@@ -349,7 +361,7 @@ def _long_rows_vjp(y, g, out, beta, dots, threads):
             return dot(yb, gb, node[0]) + dot(yb, gb, node[1])
         a, b = node
         prod = np.multiply(gb[:, a:b], yb[:, a:b], out=_scratch(1, (1, b - a), y.dtype))
-        return np.sum(prod, axis=1, keepdims=True)
+        return np.add.reduce(prod, axis=1, keepdims=True)
 
     def task(r):
         yb, gb, ob = y[r:r + 1], g[r:r + 1], out[r:r + 1]
