@@ -4,9 +4,10 @@ Each labelled equation of the book is mutated, one slip at a time:
 
 - ``beta``:      drop one ``\\beta``;
 - ``sign``:      flip one ``-`` into ``+``, or one ``+`` into ``-``;
-- ``index``:     turn one index into another (``y_i`` into ``y_k``; a fresh letter if k is taken);
+- ``index``:     turn one index into another (``y_i`` into ``y_k``; a fresh letter if k is taken),
+  for letters used more than once (renaming a letter's only use is no slip);
 - ``transpose``: drop one transpose (``^\\top``);
-- ``factor``:    multiply the right-hand side by 2;
+- ``factor``:    multiply the right-hand side by 2 (unless it is 0);
 - ``dimension``: swap m and n in one ``\\mathbb{R}^{...}``.
 
 Every mutant must be rejected. A slip that leaves a true equation is listed in
@@ -64,12 +65,14 @@ def mutants(latex: str) -> list[tuple[str, str, str]]:
     for n, m in enumerate(re.finditer(r"(?<=[a-zA-Z}])_(\{?)([ijkpqt])(\}?)(?![a-zA-Z=])", latex)):
         if re.search(r"\\sum$", latex[:m.start()].rstrip()):
             continue  # the summation variable itself
+        if len(re.findall(r"_\{?[a-z]*" + m.group(2), latex)) == 1:
+            continue  # the letter's only use: renaming it changes nothing
         out.append(("index", f"index {m.group(2)} to {fresh} #{n + 1}",
                     _replace_at(latex, m.start(2), m.end(2), fresh)))
     for n, m in enumerate(re.finditer(r"\^\s*(\\top|\{\\top\}|T(?![a-zA-Z])|\{T\})", latex)):
         out.append(("transpose", f"drop transpose #{n + 1}", _replace_at(latex, m.start(), m.end(), "")))
     span = _right_side_span(latex)
-    if span:
+    if span and latex[span[0]:span[1]].strip() != "0":  # 2 * 0 is still 0
         a, b = span
         out.append(("factor", "right side times 2", latex[:a] + " 2 \\left(" + latex[a:b] + "\\right)" + latex[b:]))
     for n, m in enumerate(re.finditer(r"\\mathbb\{R\}\^(\{[^}]*\}|\w)", latex)):
@@ -98,7 +101,7 @@ def test_planted_slip_is_rejected(eq, kind, desc, text):
 
 def test_every_kind_of_slip_is_planted_somewhere():
     kinds = {c[1] for c in CASES}
-    assert {"transpose", "sign", "factor", "dimension"} <= kinds, kinds
+    assert {"beta", "sign", "index", "transpose", "factor", "dimension"} <= kinds, kinds
 
 
 def test_mutants_of_a_known_equation():

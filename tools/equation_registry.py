@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import sympy as sp
+
 from softmax_lib import symbolic as S
 
 
@@ -33,6 +35,41 @@ def _layer(w):
     return S.linear_layer(w.m, w.n)
 
 
+def _softmax(w):
+    return S.softmax_exprs(w.n)
+
+
+def _y(w):
+    return S.output_symbols(w.n)
+
+
+def _grad(f, variables):
+    """The gradient of a scalar, shaped like the variables (a column or a matrix)."""
+    return variables.applyfunc(lambda v: sp.diff(f, v))
+
+
+def _ce_in_y(w):
+    """Cross-entropy -sum_k t_k log y_k with y as symbols."""
+    return -sum(tk * sp.log(yk) for tk, yk in zip(w.values["t"], _y(w)))
+
+
+def _ce_of_logits(z, t, n):
+    """Cross-entropy of softmax(beta z) against t, from the library's softmax expressions."""
+    probs = [p.subs(dict(zip(S.logit_symbols(n), z)), simultaneous=True) for p in S.softmax_exprs(n)]
+    return -sum(tk * sp.log(p) for tk, p in zip(t, probs))
+
+
+def _ce_loss(w):
+    return _ce_of_logits(list(w.values["x"]), w.values["t"], w.n)
+
+
+def _mean_ce(w):
+    """The mean cross-entropy of the batch world's classifier, rebuilt from softmax_lib."""
+    W, b = w.values["W"], w.values["b"]
+    N = len(w.values["a"])
+    return sum(_ce_of_logits(list(W * a + b), t, w.n) for a, t in zip(w.values["a"], w.values["t"])) / N
+
+
 REGISTRY: dict[str, Entry] = {
     # ---- 01 The chain rule and a linear layer
     "eq-linear-layer": Entry("linear", lambda w, i: _layer(w).y,
@@ -40,4 +77,40 @@ REGISTRY: dict[str, Entry] = {
     "eq-linear-grad-W": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["W"]),
     "eq-linear-grad-b": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["b"]),
     "eq-linear-grad-x": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["x"]),
+    # ---- 02 Softmax
+    "eq-softmax-def": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "the definition"),
+    "eq-softmax-sum": Entry("softmax", lambda w, i: sp.Integer(1)),
+    "eq-softmax-shift": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "c is any real constant"),
+    "eq-softmax-stable": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "c is any real constant"),
+    "eq-softmax-temperature": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "T = 1/beta"),
+    "eq-log-softmax": Entry("softmax", lambda w, i: sp.log(_softmax(w)[i["j"]])),
+    "eq-softmax-sigmoid": Entry("softmax", lambda w, i: _softmax(w)[0], "two classes", sizes={"n": 2}),
+    # ---- 03 The case i = j
+    "eq-case-ii": Entry("softmax", lambda w, i: S.partial_derivative(i["i"], i["i"], w.n)),
+    # ---- 04 The case i != j
+    "eq-case-ij": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
+                        "stated for i != j", where=lambda i: i["i"] != i["j"]),
+    "eq-case-kronecker": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
+                               "both cases at once; delta_{ji} is the Kronecker delta"),
+    # ---- 06 Backpropagation through softmax
+    "eq-ce-loss": Entry("cross_entropy", lambda w, i: _ce_loss(w), "t sums to 1"),
+    "eq-ce-grad": Entry("cross_entropy", lambda w, i: _grad(_ce_loss(w), w.values["x"])),
+    "eq-ce-delta": Entry("cross_entropy", lambda w, i: sp.diff(_ce_in_y(w), _y(w)[i["k"]]),
+                         "delta = dL/dy, in terms of y"),
+    "eq-ce-log-softmax": Entry("softmax", lambda w, i: sp.log(_softmax(w)[i["k"]])),
+    "eq-dy-dbeta": Entry("softmax", lambda w, i: sp.Matrix(_softmax(w)).diff(S.beta)),
+    "eq-ce-dbeta": Entry("cross_entropy", lambda w, i: sp.diff(_ce_loss(w), S.beta), "t sums to 1"),
+    "eq-ce-model": Entry("classifier", lambda w, i: w.values["W"] * w.values["a"] + w.values["b"]),
+    "eq-ce-mean-loss": Entry("batch", lambda w, i: _mean_ce(w)),
+    "eq-ce-grad-W": Entry("batch", lambda w, i: _grad(_mean_ce(w), w.values["W"])),
+    "eq-ce-grad-b": Entry("batch", lambda w, i: _grad(_mean_ce(w), w.values["b"])),
+    # ---- 08 Notes on the original derivation (appendix)
+    "eq-notes-quotient-ii": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
+                                  "the quotient rule before simplifying, for i = j",
+                                  where=lambda i: i["i"] == i["j"]),
+    "eq-notes-quotient-ij": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
+                                  "the quotient rule before simplifying, for i != j",
+                                  where=lambda i: i["i"] != i["j"]),
+    "eq-notes-row-sum": Entry("softmax", lambda w, i: sum(S.partial_derivative(i["j"], k, w.n)
+                                                            for k in range(w.n))),
 }
