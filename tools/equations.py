@@ -435,6 +435,8 @@ class Parser:
                 continue
             if tok.isdigit():
                 out.append(int(tok))
+            elif len(tokens) == 1 and tok.isalpha() and tok[0].isupper():
+                out.append(("name", tok))  # d_A, m_B: a name, not an index
             elif tok.isalpha():
                 out.extend(tok)  # "pq" -> "p", "q"
             else:
@@ -732,12 +734,47 @@ def batch_world(N: int = 2, d: int = 2, n: int = 3) -> World:
     return world
 
 
+def online_world(n_a: int = 2, n_b: int = 3) -> World:
+    """Online (blockwise) normalisation: logits x in R^n split into blocks A (the first
+    n_a) and B (the rest); m_A, m_B and M are the maxima of A, B and all of x, and
+    d_A, d_B, d the sums of exp(beta (x_k - m)) over A, B and all of x."""
+    from softmax_lib import symbolic as S
+
+    n = n_a + n_b
+    x = _vector(S.logit_symbols(n))
+    blocks = {"A": list(x[:n_a]), "B": list(x[n_a:]), "": list(x)}
+    values = {"x": x, "beta": S.beta, "n": sp.Integer(n)}
+    for name, xs in blocks.items():
+        top = sp.Max(*xs)
+        total = sum(sp.exp(S.beta * (xk - top)) for xk in xs)
+        if name:
+            values[f"m_{name}"], values[f"d_{name}"] = top, total
+        else:
+            values["M"], values["d"] = top, total
+
+    calls = [0]
+
+    def sample(rng):
+        # the overall maximum alternates between the blocks, so neither M = m_A nor M = m_B
+        # holds at every point
+        values_x = rng.normal(size=n)
+        values_x[:n_a] += 3.0 if calls[0] % 2 == 0 else 0.0
+        values_x[n_a:] += 0.0 if calls[0] % 2 == 0 else 3.0
+        calls[0] += 1
+        point = {S.beta: _positive(rng)}
+        _fill(point, x, values_x)
+        return point
+
+    return World("online", {"n": n}, values, {}, sample)
+
+
 WORLDS: dict[str, Callable[[], World]] = {
     "softmax": softmax_world,
     "cross_entropy": cross_entropy_world,
     "linear": linear_world,
     "classifier": classifier_world,
     "batch": batch_world,
+    "online": online_world,
 }
 
 # --------------------------------------------------------------------------- evaluation
@@ -776,6 +813,11 @@ class Evaluator:
         w = self.world
         if not indices and base in self.env:  # a bare index letter, as in a case condition
             return sp.Integer(self.env[base])
+        if len(indices) == 1 and isinstance(indices[0], tuple):  # x_{\max}, d_A: a name
+            key = f"{base}_{indices[0][1]}"
+            if key not in w.values:
+                raise EquationError(f"the symbol {key!r} has no meaning in the {w.name} world")
+            return w.expand(w.values[key], self.keep)
         if base not in w.values:
             raise EquationError(f"the symbol {base!r} has no meaning in the {w.name} world")
         value = w.expand(w.values[base], self.keep)
@@ -788,11 +830,6 @@ class Evaluator:
             value, indices = value[s - 1], indices[1:]
         if not indices:
             return value
-        if len(indices) == 1 and isinstance(indices[0], tuple):
-            key = f"{base}_{indices[0][1]}"
-            if key not in w.values:
-                raise EquationError(f"the symbol {key!r} has no meaning in the {w.name} world")
-            return w.expand(w.values[key], self.keep)
         idx = [self.index(i) for i in indices]
         if not _is_matrix(value):
             raise EquationError(f"{base} is a scalar and cannot take the subscript {indices}")
