@@ -44,3 +44,25 @@ def test_eq_citations_point_to_labelled_equations():
     for chapter, cited in E.eq_citations(ROOT).items():
         missing = sorted(set(cited) - labels)
         assert not missing, f"{chapter} cites {missing} with {{eq}}, but no equation has that label"
+
+
+def test_an_unregistered_label_fails_and_asks_to_register_it():
+    eq = E.Equation("99_example", "eq-not-registered", r"y_j = 1")
+    result = E.check_equation(eq, REGISTRY)
+    assert not result.ok
+    assert "99_example:eq-not-registered" in result.message and "equation_registry.py" in result.message
+
+
+def test_a_parse_failure_names_chapter_and_label():
+    eq = E.Equation("02_softmax", "eq-softmax-def", r"y_j = \frac{\exp(\beta x_j)}{\sum_{k=1}^{n} \exp(\beta x_k)")
+    result = E.check_equation(eq, REGISTRY)
+    assert not result.ok
+    assert result.message.startswith("02_softmax:eq-softmax-def cannot parse"), result.message
+
+
+def test_a_false_equation_names_chapter_label_and_indices():
+    eq = E.Equation("04_case_i_not_j", "eq-case-ij", r"\frac{\partial y_j}{\partial x_i} = \beta y_j y_i")
+    result = E.check_equation(eq, REGISTRY)
+    assert not result.ok
+    assert result.message.startswith("04_case_i_not_j:eq-case-ij is false")
+    assert "with j=" in result.message and "i=" in result.message

@@ -19,6 +19,17 @@ cell of a chapter listed in ``_toc.yml`` (or a ``{math}`` directive with a
 
 An equation whose label is not registered fails, so nothing labelled escapes.
 
+What the parser reads: ``+ - \\cdot \\odot``, juxtaposition (a matrix product when both
+factors are matrices, so order matters), ``\\frac``, powers, ``^\\top``, ``\\exp`` and ``\\log``
+(with parentheses they take the group, without them the product that follows, up to a
+``+`` or ``-``), ``\\sum_{k=1}^{n}`` (its body is the product that follows),
+``\\frac{\\partial A}{\\partial B}`` (and the operator form ``\\frac{\\partial}{\\partial x_i} f``),
+``\\langle a, b \\rangle``, ``\\operatorname{diag}``, ``\\mathbf{1}``, ``\\bar{L}``,
+``\\begin{cases}`` with conditions ``i = j`` / ``i \\neq j``, subscripts (letters are indices,
+1-based as in the prose; ``\\delta_{ij}`` with two indices is the Kronecker delta; ``d_A`` or
+``x_{\\max}`` are names), and side clauses after commas such as ``W \\in \\mathbb{R}^{m \\times n}``,
+whose shapes are checked. ``\\left``, ``\\right`` and spacing macros are ignored.
+
 Why not ``sympy.parsing.latex.parse_latex(..., backend="lark")``? In sympy 1.14
 its grammar reads ``\\exp(\\beta x_j) y_i`` as ``exp(beta*x_j*y_i)``, rejects
 ``x^2 y`` and ``W^\\top \\delta``, has no ``\\partial`` fractions and makes every
