@@ -40,10 +40,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-#: Arrays smaller than this many bytes take the simple path (no threads, no blocks).
-MIN_BYTES = 1 << 20
-#: Bytes of x per block: x, y and a scratch block together stay inside a 2 MB L2 cache.
-BLOCK_BYTES = 1 << 18
+#: Arrays smaller than this many bytes take the simple path (no threads, no blocks):
+#: below it the simple path's temporaries stay in the caches and blocking gains nothing.
+MIN_BYTES = 1 << 22
+#: Bytes of x per block: the blocks of x, y and scratch space (four in all for the
+#: VJP) fit together in a 2 MB level-2 cache.
+BLOCK_BYTES = 1 << 19
 #: Rows of at most this many entries are transposed inside the cache (see module docstring).
 SHORT_ROW = 32
 #: The environment variable that sets the number of threads.

@@ -172,7 +172,7 @@ def test_fast_path_taken_only_where_it_applies(monkeypatch):
     calls = []
     real = _fast.softmax
     monkeypatch.setattr(_fast, "softmax", lambda *a, **k: calls.append(1) or real(*a, **k))
-    big = np.zeros((256, 1024), np.float32)  # exactly MIN_BYTES
+    big = np.zeros((_fast.MIN_BYTES // 4096, 1024), np.float32)  # exactly MIN_BYTES
     softmax_lib.softmax(big[:2])  # small: the simple path, no threads
     assert calls == []
     softmax_lib.softmax(big)
