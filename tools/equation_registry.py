@@ -92,6 +92,13 @@ REGISTRY: dict[str, Entry] = {
                         "stated for i != j", where=lambda i: i["i"] != i["j"]),
     "eq-case-kronecker": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                                "both cases at once; delta_{ji} is the Kronecker delta"),
+    # ---- 05 The full Jacobian
+    "eq-jacobian": Entry("softmax", lambda w, i: S.jacobian(w.n), "sympy's Jacobian of softmax"),
+    "eq-jacobian-quadratic-form": Entry(
+        "softmax", lambda w, i: (w.values["v"].T * S.jacobian(w.n) * w.values["v"])[0, 0],
+        "v is any real vector"),
+    "eq-vjp": Entry("softmax", lambda w, i: _grad((w.values["g"].T * sp.Matrix(_softmax(w)))[0, 0],
+                                                   w.values["x"]), "the gradient of L = <g, y>"),
     # ---- 06 Backpropagation through softmax
     "eq-ce-loss": Entry("cross_entropy", lambda w, i: _ce_loss(w), "t sums to 1"),
     "eq-ce-grad": Entry("cross_entropy", lambda w, i: _grad(_ce_loss(w), w.values["x"])),
