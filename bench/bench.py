@@ -88,7 +88,7 @@ def cases(rng):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per case (default 9)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per case (default 15)")
     args = parser.parse_args()
 
     threads = _fast.num_threads()
