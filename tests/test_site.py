@@ -269,11 +269,15 @@ def site() -> SiteReport:
             search = PageReport("search.html?q=Jacobian")
             page = open_page(context, search)
             page.goto(base + "search.html?q=Jacobian", wait_until="load")
+            # Sphinx adds the results one by one, then writes a summary.
             try:
-                page.wait_for_selector("#search-results li", timeout=15_000)
+                page.wait_for_function(
+                    "() => /finished|did not match/.test("
+                    "document.querySelector('#search-results .search-summary')?.textContent)",
+                    timeout=15_000)
             except PlaywrightTimeout:
                 pass  # no result: test_search_finds_jacobian fails, the others still run
-            search_hits = page.locator("#search-results li").count()
+            search_hits = page.locator("#search-results ul.search > li").count()
             page.close()
 
             browser.close()
