@@ -65,7 +65,7 @@ lock:
 	echo "-e ." >> requirements.txt
 
 clean:
-	rm -rf _build $(VENV) .pytest_cache .hypothesis
+	rm -rf _build $(VENV) tools/mathjax/node_modules .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # A benchmark, not a test: softmax_lib against scipy.special.softmax and, when it
