@@ -66,3 +66,10 @@ def test_a_false_equation_names_chapter_label_and_indices():
     assert not result.ok
     assert result.message.startswith("04_case_i_not_j:eq-case-ij is false")
     assert "with j=" in result.message and "i=" in result.message
+
+
+def test_every_labelled_equation_is_cited():
+    # a label is there to be referred to: the site numbers and links what {eq} cites
+    cited = {label for labels in E.eq_citations(ROOT).values() for label in labels}
+    uncited = [eq.id for eq in EQUATIONS if eq.label not in cited]
+    assert not uncited, f"labelled but never cited with {{eq}}: {uncited}"
