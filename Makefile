@@ -8,12 +8,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: book test lab clean lock help
+.PHONY: book test lab clean lock help notebooks
 
 help:
 	@echo "make book   build the site into _build/html (warnings are errors)"
 	@echo "make test   unit, property, doctest and notebook (nbval) tests, and the site in a browser"
 	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make notebooks  re-execute the chapters whose code or softmax_lib changed"
 	@echo "make clean  remove the build, the venv and caches"
 	@echo "make bench  time softmax_lib against scipy and torch (a benchmark, not a test)"
 	@echo "make equations  check every labelled equation of the book against softmax_lib (seconds)"
@@ -26,6 +27,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
 	touch $@
+
+# Chapters are stored with their outputs. Before a build, re-execute exactly the
+# ones whose code cells, softmax_lib or pins changed since they last ran.
+notebooks: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py --stale book/*.ipynb
 
 # MathJax for the site, pinned in tools/mathjax/package-lock.json and served by the
 # site itself (tools/offline_site.py), so formulas typeset offline.
@@ -41,7 +47,7 @@ SITE_SOURCES := _config.yml _toc.yml requirements.txt $(wildcard book/* book/ima
 $(SITE_STAMP): $(SITE_SOURCES) $(STAMP) $(MATHJAX)
 	$(MAKE) book
 
-book: $(STAMP) $(MATHJAX)
+book: notebooks $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	touch $(SITE_STAMP)
 	@echo

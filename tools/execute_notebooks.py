@@ -1,15 +1,25 @@
 """Execute chapters in place, so that their stored outputs are those of a fresh run.
 
     .venv/bin/python tools/execute_notebooks.py book/02_softmax.ipynb [...]
+    .venv/bin/python tools/execute_notebooks.py --stale book/*.ipynb
 
-Runs each notebook top to bottom in a fresh kernel (working directory: the
-notebook's folder), then keeps only stable metadata (kernelspec and
+Each notebook runs top to bottom in a fresh kernel (working directory: the
+notebook's folder); afterwards only stable metadata is kept (kernelspec,
 language_info), so a re-run changes a notebook's file only where an output
-really changed. nbval (`make test`) then checks that the stored outputs match.
+really changed.
+
+Every executed notebook records, in its metadata, a hash of what its outputs
+depend on: its own code cells, the source of softmax_lib and the pinned
+requirements. ``--stale`` executes only the notebooks whose recorded hash
+differs from the current one: after editing one chapter, only that chapter
+runs; after changing softmax_lib, all of them do. (jupyter-cache, which hashes
+only the code cells, would miss the library change.)
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -17,10 +27,34 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+ROOT = Path(__file__).resolve().parent.parent
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info")
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
-def execute(path: Path) -> float:
+def shared_inputs_digest() -> str:
+    """Hash of everything outside a notebook that its outputs depend on."""
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "softmax_lib").rglob("*.py")) + [ROOT / "requirements.txt"]:
+        h.update(path.relative_to(ROOT).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def inputs_digest(nb: nbformat.NotebookNode, shared: str) -> str:
+    """Hash of a notebook's code cells together with the shared inputs."""
+    h = hashlib.sha256(shared.encode())
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            h.update(b"\0" + cell.source.encode())
+    return h.hexdigest()
+
+
+def recorded_digest(nb: nbformat.NotebookNode) -> str | None:
+    return nb.metadata.get("softmax_book", {}).get("inputs_sha256")
+
+
+def execute(path: Path, shared: str) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(
@@ -32,19 +66,31 @@ def execute(path: Path) -> float:
     ).execute()
     elapsed = time.perf_counter() - start
     nb.metadata = {k: nb.metadata[k] for k in KEEP_NOTEBOOK_METADATA if k in nb.metadata}
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = KERNELSPEC
+    nb.metadata["softmax_book"] = {"inputs_sha256": inputs_digest(nb, shared)}
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
     return elapsed
 
 
-def main(paths: list[str]) -> int:
-    if not paths:
-        print(__doc__)
-        return 2
-    for p in paths:
-        print(f"{p}: executed in {execute(Path(p)):.1f} s")
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--stale", action="store_true",
+                        help="execute only notebooks whose code or library changed since their last run")
+    args = parser.parse_args(argv)
+    shared = shared_inputs_digest()
+    ran = 0
+    for path in args.notebooks:
+        if args.stale:
+            nb = nbformat.read(path, as_version=4)
+            if recorded_digest(nb) == inputs_digest(nb, shared):
+                continue
+        print(f"{path}: executed in {execute(path, shared):.1f} s", flush=True)
+        ran += 1
+    if args.stale:
+        print(f"{ran} of {len(args.notebooks)} notebooks were stale and re-executed")
     return 0
 
 
