@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -79,19 +81,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--stale", action="store_true",
                         help="execute only notebooks whose code or library changed since their last run")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="notebooks executed at once, each in its own kernel (default: the number of cores)")
     args = parser.parse_args(argv)
     shared = shared_inputs_digest()
-    ran = 0
-    for path in args.notebooks:
-        if args.stale:
-            nb = nbformat.read(path, as_version=4)
-            if recorded_digest(nb) == inputs_digest(nb, shared):
-                continue
-        print(f"{path}: executed in {execute(path, shared):.1f} s", flush=True)
-        ran += 1
+    todo = [p for p in args.notebooks if not (args.stale and is_current(p, shared))]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(todo) or 1))) as pool:
+        for path, seconds in zip(todo, pool.map(execute, todo, [shared] * len(todo))):
+            print(f"{path}: executed in {seconds:.1f} s", flush=True)
     if args.stale:
-        print(f"{ran} of {len(args.notebooks)} notebooks were stale and re-executed")
+        print(f"{len(todo)} of {len(args.notebooks)} notebooks were stale and re-executed")
+    if todo:
+        print(f"{len(todo)} notebooks executed in {time.perf_counter() - start:.1f} s of wall time, "
+              f"{args.jobs} at a time")
     return 0
+
+
+def is_current(path: Path, shared: str) -> bool:
+    nb = nbformat.read(path, as_version=4)
+    return recorded_digest(nb) == inputs_digest(nb, shared)
 
 
 if __name__ == "__main__":
