@@ -41,7 +41,7 @@ $(MATHJAX): tools/mathjax/package.json tools/mathjax/package-lock.json
 	npm ci --prefix tools/mathjax --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The browser test (make test) needs a site no older than its sources.
+# The browser test needs a site no older than its sources.
 SITE_STAMP   := _build/html/.stamp
 SITE_SOURCES := _config.yml _toc.yml requirements.txt $(wildcard book/* book/images/* softmax_lib/*.py tools/*.py)
 $(SITE_STAMP): $(SITE_SOURCES) $(STAMP) $(MATHJAX)
@@ -53,7 +53,9 @@ book: notebooks $(MATHJAX)
 	@echo
 	@echo "The site is built. Open: file://$(CURDIR)/_build/html/index.html"
 
-test: $(STAMP) $(SITE_STAMP)
+# The browser test (tests/test_site.py) brings the site up to date itself, through
+# $(SITE_STAMP), in one pytest worker while the others run the notebooks.
+test: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m pytest
 
 # Only the machine check of the labelled equations (tools/equations.py); `make test`

@@ -6,8 +6,11 @@ from ``_build/html``, served on 127.0.0.1. Every request to another host is
 blocked and recorded, so a page that needs the network fails here just as it
 would for an offline reader.
 
-`make test` builds the site first when it is missing or older than its sources;
-`make book` is the one build command. The browser is opened once and every page
+The ``built_site`` fixture first brings the site up to date through the
+Makefile (`make _build/html/.stamp`, which runs `make book` when the site is
+missing or older than its sources), so a failing build fails here; inside
+`make test` this happens in one pytest worker while the others run the
+notebooks. `make book` stays the one build command. The browser is opened once and every page
 is visited once (the ``site`` fixture); the tests below then assert on what was
 recorded, so each failure names the property and the pages that break it.
 
@@ -22,6 +25,8 @@ import functools
 import http.server
 import os
 import re
+import shutil
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -191,12 +196,23 @@ def _extra_pages() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def site() -> SiteReport:
+def built_site() -> Path:
+    """The site, rebuilt by the Makefile first if it is missing or stale."""
+    if "BOOK_SITE_DIR" not in os.environ and shutil.which("make"):
+        run = subprocess.run(["make", "--no-print-directory", "_build/html/.stamp"],
+                             cwd=ROOT, capture_output=True, text=True)
+        if run.returncode:
+            pytest.fail("the site did not build (make book):\n" + run.stdout[-6000:] + run.stderr[-6000:])
+    if not (SITE / "index.html").is_file():
+        pytest.skip("the site is not built: run `make book`")
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def site(built_site) -> SiteReport:
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium is not installed ({CHROMIUM} is missing): "
                     "run `apt-get install -y chromium` (Debian's package) to run the browser test")
-    if not (SITE / "index.html").is_file():
-        pytest.skip("the site is not built: run `make book` (`make test` builds it first)")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
@@ -384,10 +400,8 @@ def _bad(site: SiteReport, key: str, predicate) -> dict[str, list]:
 # --------------------------------------------------------------------------- tests
 
 
-def test_every_toc_page_was_built():
+def test_every_toc_page_was_built(built_site):
     missing = [_html(d) for d, _ in [(ROOT_DOC, False)] + TOC if not (SITE / _html(d)).is_file()]
-    if not (SITE / "index.html").is_file():
-        pytest.skip("the site is not built: run `make book`")
     assert not missing, f"listed in _toc.yml but not built: {missing}"
 
 
