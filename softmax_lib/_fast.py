@@ -43,8 +43,8 @@ import numpy as np
 #: Arrays smaller than this many bytes take the simple path (no threads, no blocks):
 #: below it the simple path's temporaries stay in the caches and blocking gains nothing.
 MIN_BYTES = 1 << 22
-#: Bytes of x per block: the blocks of x, y and scratch space (four in all for the
-#: VJP) fit together in a 2 MB level-2 cache.
+#: Bytes of x per block: the blocks of x, y and at most one more (g for the VJP, the
+#: exponentials for log-softmax) fit together in a 2 MB level-2 cache.
 BLOCK_BYTES = 1 << 19
 #: Rows of at most this many entries are transposed inside the cache (see module docstring).
 SHORT_ROW = 32
@@ -140,7 +140,20 @@ def _scratch(slot: int, shape: tuple[int, ...], dtype) -> np.ndarray:
     return buf[:size].reshape(shape)
 
 
-def _run(task, units: list, threads: int) -> None:
+def _ufunc_bufsize(n: int) -> int:
+    """The ufunc buffer size (in elements) for blocks of rows of ``n`` entries.
+
+    An operation such as ``xb - ref``, with ``ref`` one value per row, is
+    about 3 times slower when rows are shorter than numpy's ufunc buffer
+    (8192 elements by default): numpy then copies ``ref``, repeated, into a
+    buffer to run its inner loop over several rows at once. With a buffer no
+    longer than a row it runs one row at a time, straight from memory.
+    numpy wants a multiple of 16; the buffer size changes no result.
+    """
+    return min(np.getbufsize(), max(16, n - n % 16))
+
+
+def _run(task, units: list, threads: int, bufsize: int | None = None) -> None:
     """Call ``task(unit)`` for every unit, on ``threads`` threads.
 
     The units (row blocks or rows) are the partition of the work; which
@@ -148,9 +161,12 @@ def _run(task, units: list, threads: int) -> None:
     works too, taking units from the same queue as ``threads - 1`` pool
     threads: on a busy machine a pool thread may start late, and then the
     caller simply does more of the work instead of waiting for it.
+    ``bufsize``, if given, is the ufunc buffer size while the tasks run.
     """
     def work(chunks, lock):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if bufsize is not None:
+                np.setbufsize(bufsize)  # for this thread; leaving errstate restores it
             while True:
                 with lock:
                     chunk = next(chunks, None)
@@ -267,8 +283,13 @@ def _softmax_block(xb, ob, beta, ax, log):
 
 
 def _vjp_block(yb, gb, ob, beta, ax):
-    """``ob = beta * y * (g - <g, y>)`` for one block; returns ``<g, y>`` per row."""
-    dot = _row_sum(np.multiply(gb, yb, out=_scratch(1, gb.shape, gb.dtype)), ax)
+    """``ob = beta * y * (g - <g, y>)`` for one block; returns ``<g, y>`` per row.
+
+    The products ``g * y`` go into ``ob`` itself, which the next line
+    overwrites: a separate scratch block would be a fourth block competing
+    for the cache, and measurably slower.
+    """
+    dot = _row_sum(np.multiply(gb, yb, out=ob), ax)
     np.subtract(gb, dot, out=ob)
     ob *= yb
     if beta != 1.0:
@@ -302,7 +323,8 @@ def _blocked_rows(kernel, inputs, out, per_row, threads):
         per_row[r0:r1] = kernel(*cols, ot, 0).T
         np.copyto(out[r0:r1], ot.T)
 
-    _run(task, list(range(0, rows, step)), threads)
+    bufsize = None if short else _ufunc_bufsize(n)  # transposed blocks broadcast no row value
+    _run(task, list(range(0, rows, step)), threads, bufsize)
 
 
 # ---------------------------------------------------------------- rows longer than a block
