@@ -4,11 +4,12 @@ The library behind the softmax textbook. Every chapter imports it; every
 function is tested, with numpydoc docstrings whose examples run as doctests.
 """
 
-from .jacobian import softmax_beta_grad, softmax_jacobian, softmax_partial, softmax_vjp
-from .linear import linear, linear_backward
-from .losses import cross_entropy, cross_entropy_grad
-from .numerical import numerical_jacobian
-from .softmax import log_softmax, softmax
+from ._jacobian import softmax_beta_grad, softmax_jacobian, softmax_partial, softmax_vjp
+from ._linear import linear, linear_backward
+from ._losses import cross_entropy, cross_entropy_grad
+from ._numerical import numerical_jacobian
+from ._softmax import log_softmax, softmax
+from . import tuning  # a public module: the fast path's knobs (plotting and symbolic import on demand)
 
 __all__ = [
     "softmax",

@@ -252,7 +252,7 @@ def _tail(xb, ref, a, beta):
     Most blocks have no exponent below -TAIL; one ``min`` over the block (in
     the cache) finds that out faster than the reference's full test.
     """
-    from .softmax import TAIL, tail_residual  # here: softmax.py imports this module
+    from ._softmax import TAIL, tail_residual  # here: softmax.py imports this module
 
     if beta == 0.0 or np.minimum.reduce(a, axis=None) >= -TAIL:
         return None

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 
 from . import _fast
 from ._checks import as_float_array, check_axis, check_beta, first_bad_slice
-from .softmax import softmax
+from ._softmax import softmax
 
 
 def _check_index(k, n: int, name: str) -> int:

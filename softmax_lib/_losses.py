@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import as_float_array, check_axis, check_beta
-from .softmax import log_softmax, softmax
+from ._softmax import log_softmax, softmax
 
 
 def _target_probabilities(target: ArrayLike, x: np.ndarray) -> np.ndarray:
