@@ -7,15 +7,13 @@ and the hash must match what is there now. After changing softmax_lib or a
 chapter, run `make notebooks`.
 """
 
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import execute_notebooks as ex  # noqa: E402
+import execute_notebooks as ex  # tools/ is on pytest's pythonpath (pytest.ini)
 
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 

@@ -34,7 +34,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-import yaml
+
+import toc  # tools/toc.py: tools/ is on pytest's pythonpath (pytest.ini)
 
 ROOT = Path(__file__).resolve().parent.parent
 # BOOK_SITE_DIR checks a site built elsewhere (jupyter-book build --path-output DIR
@@ -55,24 +56,9 @@ PARALLEL_PAGES = 3
 # --------------------------------------------------------------------------- the toc
 
 
-def toc_entries() -> tuple[str, list[tuple[str, bool]]]:
-    """The root docname and every (docname, numbered) listed in ``_toc.yml``, in order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    entries: list[tuple[str, bool]] = []
-
-    def walk(items, numbered):
-        for item in items or []:
-            if "file" in item:
-                entries.append((str(Path(item["file"]).with_suffix("")), numbered))
-            walk(item.get("sections"), numbered)
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"), bool(part.get("numbered", False)))
-    walk(toc.get("chapters"), bool(toc.get("numbered", False)))
-    return str(Path(toc["root"]).with_suffix("")), entries
-
-
-ROOT_DOC, TOC = toc_entries()
+# The root docname, and every other (docname, numbered) of ``_toc.yml`` in order.
+ROOT_DOC = next(d.docname for d in toc.documents(ROOT) if d.root)
+TOC = [(d.docname, d.numbered) for d in toc.documents(ROOT) if not d.root]
 
 
 # --------------------------------------------------------------------------- in the page

@@ -52,6 +52,8 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
+import toc  # tools/ is on the path: as a script (its folder) and in pytest (pythonpath)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # --------------------------------------------------------------------------- extraction
@@ -77,28 +79,7 @@ _AMS_LABEL = re.compile(r"\\label\{([^}]*)\}")
 
 def chapters_in_toc(root: Path = ROOT) -> list[Path]:
     """The files listed in ``_toc.yml`` (root first), in reading order."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files: list[str] = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-            walk(entry.get("chapters", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    paths = []
-    for f in files:
-        for suffix in (".ipynb", ".md"):
-            if (root / f"{f}{suffix}").exists():
-                paths.append(root / f"{f}{suffix}")
-                break
-    return paths
+    return toc.source_files(root)
 
 
 def markdown_sources(path: Path) -> list[str]:
@@ -1243,7 +1224,6 @@ def _show(assign: dict) -> str:
 
 
 def check_book(root: Path = ROOT) -> list[Result]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from equation_registry import REGISTRY
 
     eqs = all_equations(root)
