@@ -7,10 +7,12 @@ blocked and recorded, so a page that needs the network fails here just as it
 would for an offline reader.
 
 The ``built_site`` fixture first brings the site up to date through the
-Makefile (`make _build/html/.stamp`, which runs `make book` when the site is
+Makefile (`make _build/html/.stamp`, which runs `make site` when the site is
 missing or older than its sources), so a failing build fails here; inside
 `make test` this happens in one pytest worker while the others run the
-notebooks. `make book` stays the one build command. The browser is opened once and every page
+notebooks. The site is built from the chapters' stored outputs and nothing is
+executed, so the tests never rewrite a chapter: a stale chapter fails
+tests/test_notebooks_current.py by name instead. The browser is opened once and every page
 is visited once (the ``site`` fixture); the tests below then assert on what was
 recorded, so each failure names the property and the pages that break it.
 
@@ -188,9 +190,9 @@ def built_site() -> Path:
         run = subprocess.run(["make", "--no-print-directory", "_build/html/.stamp"],
                              cwd=ROOT, capture_output=True, text=True)
         if run.returncode:
-            pytest.fail("the site did not build (make book):\n" + run.stdout[-6000:] + run.stderr[-6000:])
+            pytest.fail("the site did not build (make site):\n" + run.stdout[-6000:] + run.stderr[-6000:])
     if not (SITE / "index.html").is_file():
-        pytest.skip("the site is not built: run `make book`")
+        pytest.skip("the site is not built: run `make site`")
     return SITE
 
 

@@ -53,6 +53,7 @@ import numpy as np
 import sympy as sp
 
 import toc  # tools/ is on the path: as a script (its folder) and in pytest (pythonpath)
+from notebook_file import CorruptNotebook, load_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,7 +87,7 @@ def markdown_sources(path: Path) -> list[str]:
     """The markdown text of a chapter: every markdown cell of a notebook, or the .md file."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".ipynb":
-        nb = json.loads(text)
+        nb = load_json(path)  # a broken file raises CorruptNotebook naming it
         return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
     return [text]
 
@@ -1257,4 +1258,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except CorruptNotebook as err:
+        sys.exit(f"error: {err}")
