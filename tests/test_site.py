@@ -482,8 +482,17 @@ def test_internal_links_resolve(site):
     assert not broken, f"links to a missing page or anchor: {broken}"
 
 
-def test_summary(site, capsys):
-    """Print what was checked, whatever pytest's capture setting."""
-    assert len(site.pages) >= len(TOC)
+def test_summary_covers_every_page(site, capsys):
+    """Every page of the toc was probed, and the summary written to disk says what was checked.
+
+    Printed whatever pytest's capture setting.
+    """
+    expected = {_html(ROOT_DOC)} | {_html(d) for d, _ in TOC} | set(_extra_pages())
+    assert set(site.pages) == expected, f"pages visited differ from the toc: {set(site.pages) ^ expected}"
+    unprobed = [p for p, r in site.pages.items() if not r.probe.get("title")]
+    assert not unprobed, f"pages opened but not probed (no title read): {unprobed}"
+    written = SUMMARY.read_text(encoding="utf-8").splitlines()
+    assert written == _summary_lines(site)
+    assert f"pages checked: {len(expected)} " in written[1]
     with capsys.disabled():
-        print("\n" + "\n".join(_summary_lines(site)))
+        print("\n" + "\n".join(written))
