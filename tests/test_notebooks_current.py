@@ -31,7 +31,8 @@ CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_outputs_come_from_current_code_and_library(path):
     reason = ex.stale_reason(path, ex.shared_inputs_digest())
-    assert reason is None, reason
+    if reason:
+        pytest.fail(reason, pytrace=False)
 
 
 def _code_cell(nb) -> int:
@@ -60,7 +61,7 @@ def test_a_stale_chapter_is_named_with_the_command_that_fixes_it(tmp_path):
     nb.cells[_code_cell(nb)].source += "\nx_changed = 1"
     nbformat.write(nb, copy)
     reason = ex.stale_reason(copy, shared)
-    assert reason is not None and str(copy) in reason and "run `make notebooks`" in reason
+    assert reason is not None and copy.name in reason and "run `make notebooks`" in reason
 
     del nb.metadata["softmax_book"]
     nbformat.write(nb, copy)
@@ -90,7 +91,7 @@ def test_a_corrupt_notebook_is_named_by_the_staleness_check(corrupt_chapter):
 def test_a_corrupt_notebook_is_named_by_make_notebooks(corrupt_chapter, capsys):
     assert ex.main(["--stale", str(corrupt_chapter)]) == 1
     err = capsys.readouterr().err
-    assert f"error: {corrupt_chapter}: not a notebook: invalid JSON" in err
+    assert "01_broken.ipynb: not a notebook: invalid JSON" in err and err.startswith("error: ")
     assert "Traceback" not in err
 
 

@@ -39,7 +39,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from notebook_file import CorruptNotebook, read
+from notebook_file import CorruptNotebook, read, shown
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info")
@@ -91,9 +91,9 @@ def stale_reason(path: Path, shared: str) -> str | None:
     nb = read(path)
     recorded = recorded_digest(nb)
     if recorded is None:
-        return f"{path}: never executed by tools/execute_notebooks.py (no inputs hash): {FIX}"
+        return f"{shown(path)}: never executed by tools/execute_notebooks.py (no inputs hash): {FIX}"
     if recorded != inputs_digest(nb, shared):
-        return (f"{path}: its stored outputs come from other code cells, another softmax_lib "
+        return (f"{shown(path)}: its stored outputs come from other code cells, another softmax_lib "
                 f"or other pins: {FIX}")
     return None
 
@@ -153,7 +153,7 @@ def execute(path: Path, shared: str, refresh_timings: bool = False) -> float:
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
     except CellExecutionError as err:
-        raise NotebookError(f"{path}: a cell raised, so its outputs were not stored:\n{err}") from None
+        raise NotebookError(f"{shown(path)}: a cell raised, so its outputs were not stored:\n{err}") from None
     elapsed = time.perf_counter() - start
     digest = inputs_digest(nb, shared)
     unchanged = recorded_digest(stored) == digest and not refresh_timings

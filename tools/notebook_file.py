@@ -13,6 +13,14 @@ from pathlib import Path
 import nbformat
 
 
+def shown(path: Path) -> str:
+    """A path as a message shows it: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 class CorruptNotebook(ValueError):
     """A notebook file that is not valid JSON or not a notebook; the message names the file."""
 
@@ -22,14 +30,14 @@ def load_json(path: Path) -> dict:
     try:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError as err:
-        raise CorruptNotebook(f"{path}: not a notebook (not UTF-8 text: {err.reason} "
+        raise CorruptNotebook(f"{shown(path)}: not a notebook (not UTF-8 text: {err.reason} "
                               f"at byte {err.start})") from None
     except json.JSONDecodeError as err:
-        raise CorruptNotebook(f"{path}: not a notebook: invalid JSON at line {err.lineno}, "
+        raise CorruptNotebook(f"{shown(path)}: not a notebook: invalid JSON at line {err.lineno}, "
                               f"column {err.colno} ({err.msg}). Restore it from git "
                               f"(git diff / git checkout) or fix it by hand") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise CorruptNotebook(f"{path}: not a notebook: the JSON has no list of cells")
+        raise CorruptNotebook(f"{shown(path)}: not a notebook: the JSON has no list of cells")
     return nb
 
 
@@ -41,5 +49,5 @@ def read(path: Path) -> nbformat.NotebookNode:
         nbformat.validate(node)
     except Exception as err:  # nbformat raises ValidationError, KeyError, TypeError...
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CorruptNotebook(f"{path}: not a valid notebook (nbformat 4): {first_line}") from None
+        raise CorruptNotebook(f"{shown(path)}: not a valid notebook (nbformat 4): {first_line}") from None
     return node
