@@ -13,7 +13,7 @@ UV_VERSION := 0.13.9
 help:
 	@echo "make book   re-execute stale chapters, then build the site into _build/html (warnings are errors)"
 	@echo "make site   build the site from the stored outputs only (executes nothing)"
-	@echo "make test   unit, property, doctest and notebook (nbval) tests, and the site in a browser"
+	@echo "make test   unit, property, doctest and notebook (nbval, also on two emulated CPUs) tests, and the site in a browser"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make notebooks  re-execute the chapters whose code or softmax_lib changed"
 	@echo "make clean  remove the build, the venv and caches"
