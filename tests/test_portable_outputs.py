@@ -112,3 +112,34 @@ def test_verdict_names_the_failed_cells():
     assert verdict(SETTINGS["no-avx512"], 0, ok) is None
     assert "did not reach" in verdict(SETTINGS["baseline-only"], 0, ok)
     assert "exit status 4" in verdict(SETTINGS["no-avx512"], 4, "ERROR: usage")
+
+
+def _notebook(path: Path, *sources_and_outputs: tuple[str, str]) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for k, (source, printed) in enumerate(sources_and_outputs, start=1):
+        cell = nbformat.v4.new_code_cell(source, execution_count=k, id=f"c{k}")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        nb.cells.append(cell)
+    nbformat.write(nb, path)
+
+
+def test_the_shared_kernel_starts_each_notebook_afresh(tmp_path):
+    """A notebook that uses a name another one defined fails, as it would in its own kernel."""
+    (tmp_path / "sub").mkdir()
+    _notebook(tmp_path / "a.ipynb", ("import numpy as np\nleak = 1\nnp.set_printoptions(precision=2)\n"
+                                     "print(np.array([1/3]))", "[0.33]\n"))
+    _notebook(tmp_path / "sub" / "b.ipynb",
+              ("import os, numpy as np\nprint(os.path.basename(os.getcwd()), np.array([1/3]))",
+               "sub [0.33333333]\n"),
+              ("print(leak)", "1\n"))
+    cmd = nbval_command([]) + [str(tmp_path / "a.ipynb"), str(tmp_path / "sub" / "b.ipynb")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
+    env.pop("PYTEST_XDIST_WORKER", None)
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, text=True, capture_output=True)
+    # a.ipynb passes; b.ipynb's first cell sees its own folder and numpy's default print
+    # options; its second cell fails: `leak` was a.ipynb's.
+    assert re.search(r"^1 failed, 2 passed", run.stdout, re.M), run.stdout[-3000:]
+    assert re.search(r"Input:\s*print\(leak\)", run.stdout) and "NameError" in run.stdout

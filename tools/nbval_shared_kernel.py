@@ -30,13 +30,17 @@ _state: dict = {"kernel": None, "dispatch": None}
 SNAPSHOT = """\
 import sys as _sys, warnings as _warnings
 import numpy as _np, matplotlib as _mpl, matplotlib.pyplot as _plt
-from numpy._core._multiarray_umath import __cpu_dispatch__ as _dispatch, __cpu_features__ as _features
 _sys._nbval_shared_kernel = {
     "rc": _mpl.rcParams.copy(), "print": _np.get_printoptions(), "err": _np.geterr(),
     "warnings": list(_warnings.filters),
 }
-print(" ".join(f for f in _dispatch if _features.get(f)) or "baseline only")
-del _sys, _warnings, _np, _mpl, _plt, _dispatch, _features
+try:  # numpy 2's record of the SIMD targets it dispatches to on this CPU
+    from numpy._core._multiarray_umath import __cpu_dispatch__ as _dispatch, __cpu_features__ as _features
+    print(" ".join(f for f in _dispatch if _features.get(f)) or "baseline only")
+    del _dispatch, _features
+except ImportError:
+    print("unknown")
+del _sys, _warnings, _np, _mpl, _plt
 """
 
 RESET = """\
