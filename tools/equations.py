@@ -41,7 +41,6 @@ what it does not understand).
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import sys
 import time
@@ -164,7 +163,7 @@ def tokenize(latex: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Name:
-    """A subscript that names rather than indexes: ``x_{\max}``, ``m_A``."""
+    r"""A subscript that names rather than indexes: ``x_{\max}``, ``m_A``."""
 
     text: str
 
@@ -256,7 +255,7 @@ class Deriv(Node):
 
 @dataclass(frozen=True)
 class Iverson(Node):
-    """``[i = j]`` (or ``[i \neq j]``): 1 when the condition holds, else 0."""
+    r"""``[i = j]`` (or ``[i \neq j]``): 1 when the condition holds, else 0."""
 
     op: str                        # "=" or "!="
     a: Node
@@ -279,7 +278,7 @@ class Chain(Node):
 
 @dataclass(frozen=True)
 class Membership(Node):
-    """``W \in \mathbb{R}^{n \times d}``: subjects and the dimensions (empty for R)."""
+    r"""``W \in \mathbb{R}^{n \times d}``: subjects and the dimensions (empty for R)."""
 
     subjects: tuple[Node, ...]
     dims: tuple[Node, ...]
