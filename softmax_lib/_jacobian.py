@@ -11,9 +11,11 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _fast
-from ._checks import as_float_array, check_axis, check_beta, first_bad_slice
-from ._softmax import softmax
+import math
+
+from . import _fast, _kernel
+from ._checks import as_float_array, check_axis, check_beta
+from ._softmax import as_rows, from_rows, softmax
 
 
 def _check_index(k, n: int, name: str) -> int:
@@ -128,21 +130,32 @@ def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
     return jac
 
 
-def _check_dot(dot: np.ndarray, axis: int) -> None:
-    """Raise ValueError naming the first slice whose ``<grad, y>`` is not finite.
+def _careful_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray, beta: float,
+                 other: tuple[int, ...], axis: int) -> None:
+    """The VJP's slow path, taken when the cheap check found a non-finite value.
 
-    NaN or an infinite value anywhere in a slice of y or grad makes its
-    ``<grad, y>`` non-finite, so this check over the per-slice sums needs no
-    extra pass over the data.
+    ``y``, ``g`` and ``out`` are 2-D rows (one per slice). A slice of y or g
+    holding NaN or an infinite value is a ValueError naming the slice. Else
+    ``g - <g, y>`` overflowed although every input is finite: those rows are
+    computed again from ``g / 4`` and the result multiplied by 4 (both exact
+    for every float that is not subnormal), which cannot overflow where the
+    exact answer is finite (``|g - <g, y>| <= 2 max |g|`` for a probability
+    vector y).
     """
-    ok = np.isfinite(dot)
-    if not ok.all():
-        bad = ~np.squeeze(ok, axis=axis)
-        index = first_bad_slice(bad) if bad.ndim else ()
+    bad = ~(np.isfinite(y).all(axis=1) & np.isfinite(g).all(axis=1))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        index = tuple(int(i) for i in np.unravel_index(k, other)) if other else ()
         raise ValueError(
             f"softmax_vjp: the slice at index {index} along axis {axis} of y or grad holds "
             "NaN or an infinite value, so <grad, y> is not finite"
         )
+    rows = ~np.isfinite(out).all(axis=1)
+    if rows.any():
+        redo = np.empty((int(rows.sum()), y.shape[1]), y.dtype)
+        _kernel.vjp_block(y[rows], g[rows] * 0.25, redo, beta, 1)
+        redo *= 4.0
+        out[rows] = redo
 
 
 def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -196,17 +209,23 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
     if yy.shape != g.shape:
         raise ValueError(f"y and grad must have the same shape, got {yy.shape} and {g.shape}")
     axis = check_axis(yy, axis, "y")
-    if _fast.applies(yy, axis) and g.dtype == yy.dtype and g.flags.c_contiguous:
-        out, dot = _fast.softmax_vjp(yy, g, beta)  # large arrays: blocked and threaded
-        _check_dot(dot, axis)
-        return out
-    with np.errstate(invalid="ignore", over="ignore"):
-        dot = np.sum(g * yy, axis=axis, keepdims=True)
-    _check_dot(dot, axis)
-    out = np.subtract(g, dot)
-    out *= yy
-    out *= beta
-    return out
+    threads = _fast.num_threads()
+    if g.dtype != yy.dtype:
+        common = np.result_type(yy, g)
+        yy, g = yy.astype(common, copy=False), g.astype(common, copy=False)
+    if yy.size == 0:
+        return np.zeros_like(yy)
+    rows_y, moved = as_rows(yy, axis)
+    rows_g, _ = as_rows(g, axis)
+    out = np.empty_like(rows_y)
+    with _kernel.quiet():
+        if _fast.applies(rows_y):  # large arrays: blocked and threaded, the same bits
+            check = _fast.vjp_rows(rows_y, rows_g, out, beta, threads)
+        else:
+            check = _kernel.vjp_block(rows_y, rows_g, out, beta, 1)
+        if not math.isfinite(check):
+            _careful_vjp(rows_y, rows_g, out, beta, yy.shape[:axis] + yy.shape[axis + 1:], axis)
+    return from_rows(out, yy.shape, moved, axis)
 
 
 def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -256,9 +275,16 @@ def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.nda
     """
     xx = as_float_array(x)
     y = softmax(xx, beta=beta, axis=axis)
-    # y_j x_j is 0 where y_j is 0, also for a masked x_j = -inf (0 * inf is NaN otherwise)
-    with np.errstate(invalid="ignore"):
-        weighted = np.where(y > 0, y * xx, 0.0)
+    axis = check_axis(xx, axis)
+    # From halves: y (x/2 - <y, x/2>) * 2 is y (x - <y, x>) to the last bit (halving is
+    # exact), but x/2 - <y, x/2> cannot overflow where x - <y, x> would (1.7e308 - -1.5e308).
+    # y_j x_j is 0 where y_j is 0, also for a masked x_j = -inf (0 * inf is NaN otherwise).
+    with _kernel.quiet():
+        half = np.multiply(xx, 0.5, dtype=y.dtype)
+        live = y > 0
+        weighted = np.where(live, y * half, 0.0)
         mean = np.sum(weighted, axis=axis, keepdims=True)
-        out = np.where(y > 0, y * (xx - mean), 0.0)
+        out = np.where(live, y * (half - mean), 0.0)
+        out *= 2.0
     return out.astype(y.dtype, copy=False)
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array
+from ._checks import as_float_array, refuse_nan
 
 
 def _check_layer(x: np.ndarray, W: np.ndarray) -> None:
@@ -40,7 +40,11 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the shapes do not fit; the message names them.
+        If the shapes do not fit (the message names them), or an input holds
+        NaN (the message names the input and the position).
+    TypeError
+        If an input is not numeric, or is a numpy masked array (fill the
+        masked entries first).
 
     Examples
     --------
@@ -50,6 +54,8 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> np.ndarray:
     """
     xx, WW, bb = as_float_array(x, "x"), as_float_array(W, "W"), as_float_array(b, "b")
     _check_layer(xx, WW)
+    for arr, name in ((xx, "x"), (WW, "W"), (bb, "b")):
+        refuse_nan(arr, name)
     if bb.shape != (WW.shape[0],):
         raise ValueError(f"b must have shape (m,) = ({WW.shape[0]},) to match W of shape {WW.shape}, got {bb.shape}")
     return xx @ WW.T + bb
@@ -90,7 +96,11 @@ def linear_backward(
     Raises
     ------
     ValueError
-        If the shapes do not fit; the message names them.
+        If the shapes do not fit (the message names them), or an input holds
+        NaN (the message names the input and the position).
+    TypeError
+        If an input is not numeric, or is a numpy masked array (fill the
+        masked entries first).
 
     Examples
     --------
@@ -107,6 +117,8 @@ def linear_backward(
     """
     xx, WW, gg = as_float_array(x, "x"), as_float_array(W, "W"), as_float_array(grad_y, "grad_y")
     _check_layer(xx, WW)
+    for arr, name in ((xx, "x"), (WW, "W"), (gg, "grad_y")):
+        refuse_nan(arr, name)
     expected = xx.shape[:-1] + (WW.shape[0],)
     if gg.shape != expected:
         raise ValueError(

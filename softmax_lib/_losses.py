@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, check_axis, check_beta
+from ._checks import as_float_array, check_axis, check_beta, reject_masked
 from ._softmax import log_softmax, softmax
 
 
 def _target_probabilities(target: ArrayLike, x: np.ndarray) -> np.ndarray:
     """Return the target as probability vectors of x's shape (one-hot for indices)."""
+    reject_masked(target, "target")
     t = np.asarray(target)
     n = x.shape[-1]
     if t.dtype.kind in "iu" and t.shape == x.shape[:-1]:
