@@ -54,12 +54,13 @@ THREADS_ENV = "SOFTMAX_LIB_NUM_THREADS"
 
 def applies(x: np.ndarray, axis: int = -1) -> bool:
     """Whether the blocked, threaded path computes softmax of ``x`` (any axis, any layout)."""
-    return x.nbytes >= MIN_BYTES and x.dtype in (np.float32, np.float64)
+    return x.nbytes >= MIN_BYTES and x.dtype.char in "fd"
 
 
 # ---------------------------------------------------------------- the thread count
 
-_env_cache: tuple[str | None, int] = ("", 0)
+_UNREAD = object()
+_env_cache: tuple[object, int] = (_UNREAD, 0)  # (the variable's text or None, its thread count)
 
 
 def _cpus() -> int:
@@ -69,6 +70,12 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
+# os.environ.get raises and catches a KeyError when the variable is unset, which costs
+# as much as a ufunc call on a small array; CPython's mapping behind it is read directly.
+_ENV_DATA = getattr(os.environ, "_data", None)
+_ENV_KEY = os.environ.encodekey(THREADS_ENV) if hasattr(os.environ, "encodekey") else THREADS_ENV
+
+
 def num_threads() -> int:
     """The thread count: ``$SOFTMAX_LIB_NUM_THREADS``, else the CPUs this process may run on.
 
@@ -76,18 +83,21 @@ def num_threads() -> int:
     value is the same ValueError everywhere.
     """
     global _env_cache
-    raw = os.environ.get(THREADS_ENV)
-    if raw is not None and raw == _env_cache[0]:
-        return _env_cache[1]
-    value = (raw or "").strip()
+    raw = _ENV_DATA.get(_ENV_KEY) if _ENV_DATA is not None else os.environ.get(THREADS_ENV)
+    cached = _env_cache
+    if raw == cached[0]:
+        return cached[1]
+    raw_text = raw.decode() if isinstance(raw, bytes) else raw
+    value = (raw_text or "").strip()
     if not value:
-        return _cpus()
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
+        count = _cpus()
+    else:
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
     _env_cache = (raw, count)
     return count
 
@@ -128,8 +138,9 @@ def _helpers(count: int) -> _Pool:
 
 def _forget_pool_after_fork() -> None:
     """A forked child has none of its parent's threads: start a new pool when asked."""
-    global _pool, _pool_lock
+    global _pool, _pool_lock, _env_cache
     _pool, _pool_lock = None, threading.Lock()
+    _env_cache = (_UNREAD, 0)  # the child may run on other CPUs
 
 
 if hasattr(os, "register_at_fork"):
@@ -237,7 +248,7 @@ def _blocked_rows(kernel, inputs, out, threads):
         r0 = starts[k]
         r1 = min(r0 + step, rows)
         if not short:
-            results[k] = kernel(*(a[r0:r1] for a in inputs), out[r0:r1], 1)
+            results[k] = kernel(*(a[r0:r1] for a in inputs), out[r0:r1], -1)
             return
         cols = [np.ascontiguousarray(a[r0:r1].T) for a in inputs]
         ot = np.empty((n, r1 - r0), out.dtype)
@@ -278,11 +289,11 @@ def _long_rows_softmax(x, out, beta, log, norm, threads):
         if not log:
             tails.append((a, b, _kernel.tail_residual(xb[:, a:b], ref, shifted, beta)))
         e = np.exp(shifted, out=dest)
-        return _kernel.row_sum(e, 1)
+        return _kernel.row_sum(e, -1)
 
     def task(r):
         xb, ob = x[r:r + 1], out[r:r + 1]
-        ref = _kernel.reference(xb, beta, 1) if beta != 0.0 else None
+        ref = _kernel.reference(xb, beta, -1) if beta != 0.0 else None
         tails = []
         s = total(xb, ob, ref, tree, tails)  # NaN for NaN, +inf after scaling, or all masked
         if log:
@@ -308,7 +319,7 @@ def _long_rows_vjp(y, g, out, beta, threads) -> float:
         if isinstance(node, list):
             return dot(yb, gb, node[0]) + dot(yb, gb, node[1])
         a, b = node
-        return _kernel.row_sum(np.multiply(gb[:, a:b], yb[:, a:b]), 1)
+        return _kernel.row_sum(np.multiply(gb[:, a:b], yb[:, a:b]), -1)
 
     def task(r):
         yb, gb, ob = y[r:r + 1], g[r:r + 1], out[r:r + 1]
@@ -337,7 +348,7 @@ def softmax_rows(x: np.ndarray, out: np.ndarray, beta: float, log: bool, threads
     rows, n = x.shape
     if n * x.itemsize <= BLOCK_BYTES:
         def kernel(xb, ob, ax):
-            return _kernel.softmax_block(xb, ob, beta, ax, log)
+            return _kernel.softmax_block(xb, ob, beta, ax, log)[1]
         parts = _blocked_rows(kernel, [x], out, threads)
         if n <= SHORT_ROW:  # transposed blocks return one normaliser per column
             parts = [p.T for p in parts]
@@ -351,6 +362,6 @@ def vjp_rows(y: np.ndarray, g: np.ndarray, out: np.ndarray, beta: float, threads
     """``beta * y * (g - <g, y>)`` for each row; returns the check sum of ``_kernel.vjp_block``."""
     if y.shape[1] * y.itemsize <= BLOCK_BYTES:
         def kernel(yb, gb, ob, ax):
-            return _kernel.vjp_block(yb, gb, ob, beta, ax)
+            return _kernel.vjp_check(_kernel.vjp_block(yb, gb, ob, beta, ax)[0])
         return sum(_blocked_rows(kernel, [y, g], out, threads))
     return _long_rows_vjp(y, g, out, beta, threads)

@@ -152,8 +152,7 @@ def _careful_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray, beta: float,
         )
     rows = ~np.isfinite(out).all(axis=1)
     if rows.any():
-        redo = np.empty((int(rows.sum()), y.shape[1]), y.dtype)
-        _kernel.vjp_block(y[rows], g[rows] * 0.25, redo, beta, 1)
+        redo = _kernel.vjp_block(y[rows], g[rows] * 0.25, None, beta, -1)[0]
         redo *= 4.0
         out[rows] = redo
 
@@ -215,6 +214,22 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
         yy, g = yy.astype(common, copy=False), g.astype(common, copy=False)
     if yy.size == 0:
         return np.zeros_like(yy)
+    if (axis == yy.ndim - 1 and not _fast.applies(yy) and yy.flags.c_contiguous
+            and g.flags.c_contiguous):
+        # small and contiguous: one kernel call, no reshaping; an overflow raises
+        try:
+            with _kernel.watch():
+                out, dot = _kernel.vjp_block(yy, g, None, beta, -1)
+            if math.isfinite(dot.item() if dot.size == 1 else np.add.reduce(dot, axis=None)):
+                return out
+        except FloatingPointError:
+            pass
+        n = yy.shape[-1]
+        with _kernel.quiet():
+            out = _kernel.vjp_block(yy, g, None, beta, -1)[0]
+            _careful_vjp(yy.reshape(-1, n), g.reshape(-1, n), out.reshape(-1, n), beta,
+                         yy.shape[:-1], axis)
+        return out
     rows_y, moved = as_rows(yy, axis)
     rows_g, _ = as_rows(g, axis)
     out = np.empty_like(rows_y)
@@ -222,7 +237,7 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
         if _fast.applies(rows_y):  # large arrays: blocked and threaded, the same bits
             check = _fast.vjp_rows(rows_y, rows_g, out, beta, threads)
         else:
-            check = _kernel.vjp_block(rows_y, rows_g, out, beta, 1)
+            check = _kernel.vjp_check(_kernel.vjp_block(rows_y, rows_g, out, beta, -1)[0])
         if not math.isfinite(check):
             _careful_vjp(rows_y, rows_g, out, beta, yy.shape[:axis] + yy.shape[axis + 1:], axis)
     return from_rows(out, yy.shape, moved, axis)

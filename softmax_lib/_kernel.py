@@ -19,13 +19,14 @@ This module imports nothing from the package. It holds:
   and all-masked slices into a ValueError naming the slice;
 * :func:`quiet`: floating-point warnings off for the duration of a call.
 
-Blocks are 2-D: rows along axis 0 and entries along axis 1 (``ax = 1``), or
-transposed (``ax = 0``: entries along axis 0, one row per column).
+A block holds its rows along its last axis (``ax = -1``; any number of
+leading axes, so a 1-D array is one row), or is a transposed 2-D block
+(``ax = 0``: entries along axis 0, one row per column).
 """
 
 from __future__ import annotations
 
-import contextlib
+import math
 
 import numpy as np
 
@@ -50,6 +51,8 @@ try:  # numpy 2 keeps the floating-point error state in a context variable
 
     with np.errstate(all="ignore"):
         _QUIET_STATE = _EXTOBJ.get()
+    with np.errstate(all="ignore", over="raise", invalid="raise"):
+        _WATCH_STATE = _EXTOBJ.get()
 except (ImportError, AttributeError):  # pragma: no cover - another numpy layout
     _EXTOBJ = None
 
@@ -65,10 +68,13 @@ class _Quiet:
     Re-entrant and thread-safe: each ``with`` keeps its own token.
     """
 
-    __slots__ = ("token",)
+    __slots__ = ("token", "state")
+
+    def __init__(self, state) -> None:
+        self.state = state
 
     def __enter__(self):
-        self.token = _EXTOBJ.set(_QUIET_STATE)
+        self.token = _EXTOBJ.set(self.state)
 
     def __exit__(self, *exc):
         _EXTOBJ.reset(self.token)
@@ -78,7 +84,19 @@ def quiet():
     """A context manager in which numpy's floating-point warnings are off."""
     if _EXTOBJ is None:  # pragma: no cover
         return np.errstate(all="ignore")
-    return _Quiet()
+    return _Quiet(_QUIET_STATE)
+
+
+def watch():
+    """Like :func:`quiet`, but an overflow or an invalid operation raises FloatingPointError.
+
+    NaN passing through arithmetic sets no flag, so this catches exactly the
+    events that create a non-finite value from finite ones (an overflow,
+    ``inf - inf``, ``0 * inf``) at no cost per element.
+    """
+    if _EXTOBJ is None:  # pragma: no cover
+        return np.errstate(all="ignore", over="raise", invalid="raise")
+    return _Quiet(_WATCH_STATE)
 
 
 # ---------------------------------------------------------------- the exponent
@@ -90,8 +108,8 @@ def reference(x: np.ndarray, beta: float, ax: int) -> np.ndarray:
     return _min(x, ax, None, None, True)
 
 
-def shift(x: np.ndarray, ref: np.ndarray, beta: float, out: np.ndarray) -> np.ndarray:
-    """``out = beta * (x - ref)``: every entry <= 0, or NaN for bad input.
+def shift(x: np.ndarray, ref: np.ndarray, beta: float, out: np.ndarray | None) -> np.ndarray:
+    """``out = beta * (x - ref)``: every entry <= 0, or NaN for bad input (a new array if out is None).
 
     ``ref`` is the largest entry of each row when beta > 0 and the smallest
     when beta < 0, so the largest scaled logit becomes 0 and ``exp`` can
@@ -109,11 +127,11 @@ def shift(x: np.ndarray, ref: np.ndarray, beta: float, out: np.ndarray) -> np.nd
     if beta == 0.0:
         return np.multiply(x, 0.0, out=out)
     if beta >= 1.0 or beta <= -1.0:
-        np.subtract(x, ref, out=out)
+        out = np.subtract(x, ref, out=out)
         if beta != 1.0:  # multiplying by 1 changes no bit
             np.multiply(out, beta, out=out)
     else:
-        np.multiply(x, 0.5, out=out)
+        out = np.multiply(x, 0.5, out=out)
         np.subtract(out, ref * 0.5, out=out)
         np.multiply(out, 2.0 * beta, out=out)
     return out
@@ -192,14 +210,14 @@ def correct_tail(y: np.ndarray, tail) -> None:
 def row_sum(e: np.ndarray, ax: int) -> np.ndarray:
     """``np.sum(e, axis=ax, keepdims=True)``, for ax = 0 in the order numpy sums a row.
 
-    For ax = 1 this is numpy's pairwise sum of each row. For a transposed
+    For ax = -1 this is numpy's pairwise sum of each row. For a transposed
     block (ax = 0, at most 128 entries per row) it repeats numpy's pairwise
     summation of one row with whole-column operations: fewer than 8 entries
     are added in turn; else 8 accumulators take every 8th entry, are added as
     a tree, then the rest.
     """
-    if ax == 1:
-        return _add(e, 1, None, None, True)
+    if ax:
+        return _add(e, -1, None, None, True)
     n = e.shape[0]
     assert n <= PAIRWISE_BLOCK, "numpy splits longer rows in two before summing"
     total = np.zeros((1,) + e.shape[1:], e.dtype)
@@ -247,8 +265,11 @@ def leaves(tree):
 
 # ---------------------------------------------------------------- whole blocks
 
-def softmax_block(x: np.ndarray, out: np.ndarray, beta: float, ax: int, log: bool) -> np.ndarray:
-    """Softmax (or log-softmax) of the rows of ``x`` into ``out``; returns the normalisers.
+def softmax_block(x: np.ndarray, out: np.ndarray | None, beta: float, ax: int,
+                  log: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax (or log-softmax) of the rows of ``x`` into ``out``; returns it and the normalisers.
+
+    ``out`` may be None (a new array).
 
     ``s = sum exp(a)`` per row, with ``a = beta (x - x_ref)`` from :func:`shift`.
     Softmax is ``exp(a) / s`` (tail entries corrected by :func:`tail_residual`),
@@ -261,29 +282,41 @@ def softmax_block(x: np.ndarray, out: np.ndarray, beta: float, ax: int, log: boo
     if log:
         s = row_sum(np.exp(a), ax)
         np.subtract(a, np.log(s), out=a)
-        return s
+        return a, s
     tail = tail_residual(x, ref, a, beta)
     np.exp(a, out=a)
     s = row_sum(a, ax)
     np.divide(a, s, out=a)
     correct_tail(a, tail)
-    return s
+    return a, s
 
 
-def vjp_block(y: np.ndarray, g: np.ndarray, out: np.ndarray, beta: float, ax: int) -> float:
-    """``out = beta * y * (g - <g, y>)`` per row; returns the sum of ``out`` as a check.
+def vjp_block(y: np.ndarray, g: np.ndarray, out: np.ndarray | None, beta: float,
+              ax: int) -> tuple[np.ndarray, np.ndarray]:
+    """``out = beta * y * (g - <g, y>)`` per row; returns it and ``<g, y>`` per row.
 
-    The products ``g * y`` go into ``out`` itself, which the next step
-    overwrites. The returned sum is finite exactly when every output is
-    finite and no sum overflowed: NaN or an infinite value in a row of y or g
-    makes the whole output row NaN or infinite, and so does an overflow of
-    ``g - <g, y>``. A non-finite sum sends the caller to its careful path.
+    ``out`` may be None (a new array). The products ``g * y`` go into ``out``
+    itself, which the next step overwrites. NaN or an infinite value in a row
+    of y or g makes its ``<g, y>`` non-finite (``inf * 0`` is NaN); an
+    overflow of ``g - <g, y>`` is the caller's to detect (:func:`watch`, or
+    the sum of the output, :func:`vjp_check`).
     """
-    dot = row_sum(np.multiply(g, y, out=out), ax)
+    out = np.multiply(g, y, out=out)
+    dot = row_sum(out, ax)
     np.subtract(g, dot, out=out)
     np.multiply(out, y, out=out)
     if beta != 1.0:
         np.multiply(out, beta, out=out)
+    return out, dot
+
+
+def vjp_check(out: np.ndarray) -> float:
+    """The sum of a VJP block: finite exactly when every output is finite and the sum did not overflow.
+
+    NaN or an infinite value in a row of y or g makes that output row NaN or
+    infinite, and so does an overflow of ``g - <g, y>``; a non-finite sum
+    sends the caller to its careful path.
+    """
     return float(_add(out, axis=None))
 
 
@@ -309,9 +342,9 @@ def check_normaliser(s: np.ndarray, x: np.ndarray, beta: float, axis: int) -> No
     exactly when each is (each is at most the slice's length).
     """
     if s.size == 1:
-        if np.isfinite(s.item()):
+        if math.isfinite(s.item()):
             return
-    elif np.isfinite(_add(s, axis=None)):
+    elif math.isfinite(_add(s, axis=None)):
         return
     other = x.shape[:axis] + x.shape[axis + 1:]
     bad = ~np.isfinite(s.reshape(other))

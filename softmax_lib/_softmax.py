@@ -47,13 +47,18 @@ def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
     threads = _fast.num_threads()  # read (and checked) on every call, whatever the size
     if arr.size == 0:
         return np.empty_like(arr)
+    if not _fast.applies(arr) and axis == arr.ndim - 1 and arr.flags.c_contiguous:
+        with _kernel.quiet():  # small and contiguous: one kernel call, no reshaping
+            out, s = _kernel.softmax_block(arr, None, beta, -1, log)
+        _kernel.check_normaliser(s, arr, beta, axis)
+        return out
     rows, moved = as_rows(arr, axis)
     out = np.empty_like(rows)
     with _kernel.quiet():
         if _fast.applies(rows):
             s = _fast.softmax_rows(rows, out, beta, log, threads)
         else:
-            s = _kernel.softmax_block(rows, out, beta, 1, log)
+            s = _kernel.softmax_block(rows, out, beta, -1, log)[1]
     _kernel.check_normaliser(s, arr, beta, axis)
     return from_rows(out, arr.shape, moved, axis)
 
