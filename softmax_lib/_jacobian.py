@@ -214,16 +214,18 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
         yy, g = yy.astype(common, copy=False), g.astype(common, copy=False)
     if yy.size == 0:
         return np.zeros_like(yy)
-    if (axis == yy.ndim - 1 and not _fast.applies(yy) and yy.flags.c_contiguous
+    if (yy.nbytes < _fast.MIN_BYTES and axis == yy.ndim - 1 and yy.flags.c_contiguous
             and g.flags.c_contiguous):
         # small and contiguous: one kernel call, no reshaping; an overflow raises
+        token = _kernel.enter(_kernel.WATCH)
         try:
-            with _kernel.watch():
-                out, dot = _kernel.vjp_block(yy, g, None, beta, -1)
+            out, dot = _kernel.vjp_block(yy, g, None, beta, -1)
             if math.isfinite(dot.item() if dot.size == 1 else np.add.reduce(dot, axis=None)):
                 return out
         except FloatingPointError:
             pass
+        finally:
+            _kernel.leave(token)
         n = yy.shape[-1]
         with _kernel.quiet():
             out = _kernel.vjp_block(yy, g, None, beta, -1)[0]

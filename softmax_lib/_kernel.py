@@ -17,7 +17,9 @@ This module imports nothing from the package. It holds:
 * :func:`row_sum`: numpy's pairwise row sum, also for a transposed block;
 * :func:`check_normaliser`: the one check that turns NaN, +inf after scaling
   and all-masked slices into a ValueError naming the slice;
-* :func:`quiet`: floating-point warnings off for the duration of a call.
+* :func:`quiet` (a context manager), :func:`enter` and :func:`leave` (the same
+  without one, for the hot paths): numpy's floating-point warnings off
+  (``QUIET``), or overflow and invalid operations raising (``WATCH``).
 
 A block holds its rows along its last axis (``ax = -1``; any number of
 leading axes, so a 1-D array is one row), or is a transposed 2-D block
@@ -80,23 +82,38 @@ class _Quiet:
         _EXTOBJ.reset(self.token)
 
 
+if _EXTOBJ is not None:
+    QUIET, WATCH = _QUIET_STATE, _WATCH_STATE
+
+    def enter(state) -> object:
+        """Set numpy's error state to ``QUIET`` or ``WATCH`` without a context manager; returns a token.
+
+        The hot paths call ``token = enter(QUIET)`` and, in a ``finally``,
+        ``leave(token)``: on a 10-entry array a ``with`` block's own calls
+        cost as much as a ufunc call.
+        """
+        return _EXTOBJ.set(state)
+
+    def leave(token) -> None:
+        """Restore the error state that :func:`enter` replaced."""
+        _EXTOBJ.reset(token)
+else:  # pragma: no cover - a numpy without the context variable
+    QUIET, WATCH = {"all": "ignore"}, {"all": "ignore", "over": "raise", "invalid": "raise"}
+
+    def enter(state) -> object:
+        ctx = np.errstate(**state)
+        ctx.__enter__()
+        return ctx
+
+    def leave(token) -> None:
+        token.__exit__(None, None, None)
+
+
 def quiet():
     """A context manager in which numpy's floating-point warnings are off."""
     if _EXTOBJ is None:  # pragma: no cover
         return np.errstate(all="ignore")
     return _Quiet(_QUIET_STATE)
-
-
-def watch():
-    """Like :func:`quiet`, but an overflow or an invalid operation raises FloatingPointError.
-
-    NaN passing through arithmetic sets no flag, so this catches exactly the
-    events that create a non-finite value from finite ones (an overflow,
-    ``inf - inf``, ``0 * inf``) at no cost per element.
-    """
-    if _EXTOBJ is None:  # pragma: no cover
-        return np.errstate(all="ignore", over="raise", invalid="raise")
-    return _Quiet(_WATCH_STATE)
 
 
 # ---------------------------------------------------------------- the exponent
@@ -277,17 +294,25 @@ def softmax_block(x: np.ndarray, out: np.ndarray | None, beta: float, ax: int,
     after scaling and an all-masked row make ``s`` NaN, which
     :func:`check_normaliser` reports. Call it inside :func:`quiet`.
     """
-    ref = reference(x, beta, ax) if beta != 0.0 else None
-    a = shift(x, ref, beta, out)
+    # The common case beta = 1 is written out: on a small array every Python call counts.
+    if beta == 1.0:
+        ref = _max(x, ax, None, None, True)
+        a = np.subtract(x, ref, out=out)
+    else:
+        ref = reference(x, beta, ax) if beta != 0.0 else None
+        a = shift(x, ref, beta, out)
     if log:
-        s = row_sum(np.exp(a), ax)
+        e = np.exp(a)
+        s = _add(e, -1, None, None, True) if ax else row_sum(e, 0)
         np.subtract(a, np.log(s), out=a)
         return a, s
-    tail = tail_residual(x, ref, a, beta)
+    # tail_residual's own first test, done here to save a call when no entry is in the tail
+    tail = tail_residual(x, ref, a, beta) if beta != 0.0 and _min(a, None) < -TAIL else None
     np.exp(a, out=a)
-    s = row_sum(a, ax)
+    s = _add(a, -1, None, None, True) if ax else row_sum(a, 0)
     np.divide(a, s, out=a)
-    correct_tail(a, tail)
+    if tail is not None:
+        correct_tail(a, tail)
     return a, s
 
 
@@ -302,7 +327,7 @@ def vjp_block(y: np.ndarray, g: np.ndarray, out: np.ndarray | None, beta: float,
     the sum of the output, :func:`vjp_check`).
     """
     out = np.multiply(g, y, out=out)
-    dot = row_sum(out, ax)
+    dot = _add(out, -1, None, None, True) if ax else row_sum(out, 0)
     np.subtract(g, dot, out=out)
     np.multiply(out, y, out=out)
     if beta != 1.0:

@@ -12,6 +12,8 @@ strided axis sequentially, which costs hundreds of ulp on long slices.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -47,10 +49,14 @@ def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
     threads = _fast.num_threads()  # read (and checked) on every call, whatever the size
     if arr.size == 0:
         return np.empty_like(arr)
-    if not _fast.applies(arr) and axis == arr.ndim - 1 and arr.flags.c_contiguous:
-        with _kernel.quiet():  # small and contiguous: one kernel call, no reshaping
+    if arr.nbytes < _fast.MIN_BYTES and axis == arr.ndim - 1 and arr.flags.c_contiguous:
+        token = _kernel.enter(_kernel.QUIET)  # small and contiguous: one kernel call, no reshaping
+        try:
             out, s = _kernel.softmax_block(arr, None, beta, -1, log)
-        _kernel.check_normaliser(s, arr, beta, axis)
+        finally:
+            _kernel.leave(token)
+        if s.size != 1 or not math.isfinite(s.item()):  # the one-row case inline
+            _kernel.check_normaliser(s, arr, beta, axis)
         return out
     rows, moved = as_rows(arr, axis)
     out = np.empty_like(rows)
