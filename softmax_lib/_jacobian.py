@@ -58,7 +58,13 @@ def softmax_partial(y: ArrayLike, j: int, i: int, beta: float = 1.0) -> float:
         If ``y`` is not one-dimensional or holds a value that is not finite.
     IndexError
         If ``j`` or ``i`` is out of range.
+    TypeError
+        If ``y`` is not numeric or is a numpy masked array (masks are not read: fill the masked entries
+        first, e.g. ``x.filled(-np.inf)``, which softmax gives probability 0).
 
+    See Also
+    --------
+softmax_jacobian : all the partials at once.
     Examples
     --------
     >>> from softmax_lib import softmax, softmax_partial
@@ -107,13 +113,18 @@ def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
     Raises
     ------
     ValueError, TypeError
-        As :func:`softmax`.
+        As :func:`softmax` (a numpy masked array is a TypeError).
 
     Notes
     -----
     Building J costs O(n^2) memory and time. To backpropagate, use
     :func:`softmax_vjp`, which costs O(n).
 
+    See Also
+    --------
+softmax_partial : one entry of J.
+softmax_vjp : the product ``grad @ J`` without building J.
+numerical_jacobian : the finite-difference check.
     Examples
     --------
     >>> from softmax_lib import softmax_jacobian
@@ -188,13 +199,23 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
         If the shapes differ, or a slice holds a value that is NaN or
         infinite (the message names the slice).
     TypeError
-        If an input is not numeric or ``beta`` is not a real number.
+        If an input is not numeric, ``beta`` is not a real number, or an
+        input is a numpy masked array (masks are not read: fill the masked entries
+        first, e.g. ``x.filled(-np.inf)``, which softmax gives probability 0).
 
     Notes
     -----
     J is never built: the product takes O(n) time and memory per slice,
-    where ``grad @ softmax_jacobian(x)`` takes O(n^2).
+    where ``grad @ softmax_jacobian(x)`` takes O(n^2). A finite exact
+    answer comes back finite: where ``g - <g, y>`` would overflow (``g``
+    near the largest float), the slice is computed again from ``g / 4`` and
+    the result multiplied by 4, both exact. Large arrays go through the
+    blocked, threaded path, with the same bits.
 
+    See Also
+    --------
+softmax_jacobian : the matrix this multiplies by, built explicitly.
+cross_entropy_grad : the gradient of softmax followed by cross-entropy.
     Examples
     --------
     >>> from softmax_lib import softmax, softmax_vjp
@@ -273,7 +294,7 @@ def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.nda
     Raises
     ------
     ValueError, TypeError
-        As :func:`softmax`.
+        As :func:`softmax` (a numpy masked array is a TypeError).
 
     Notes
     -----
@@ -281,7 +302,14 @@ def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.nda
     equals ``softmax_jacobian(x, beta) @ x / beta`` for ``beta != 0``; this
     function costs O(n) per slice and also covers ``beta = 0``. A masked
     entry (``x_j = -inf`` with ``beta > 0``) has ``y_j = 0`` and derivative 0.
+    It is computed from halves, ``2 y (x/2 - <y, x/2>)``, the same bits
+    except for subnormals, so that a finite exact answer comes back finite
+    even where ``x - <y, x>`` overflows.
 
+    See Also
+    --------
+softmax : the function differentiated.
+softmax_jacobian : the derivative with respect to x.
     Examples
     --------
     >>> from softmax_lib import softmax_beta_grad

@@ -46,6 +46,9 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> np.ndarray:
         If an input is not numeric, or is a numpy masked array (fill the
         masked entries first).
 
+    See Also
+    --------
+linear_backward : its gradients.
     Examples
     --------
     >>> from softmax_lib import linear
@@ -102,6 +105,10 @@ def linear_backward(
         If an input is not numeric, or is a numpy masked array (fill the
         masked entries first).
 
+    See Also
+    --------
+linear : the forward pass.
+numerical_jacobian : the finite-difference check.
     Examples
     --------
     >>> from softmax_lib import linear_backward
