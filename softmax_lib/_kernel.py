@@ -171,12 +171,18 @@ def tail_residual(x: np.ndarray, ref: np.ndarray, a: np.ndarray, beta: float):
     """Where ``a`` is far into the tail, the exact exponent minus the computed one.
 
     The exact exponent is ``beta * (x - ref)``; ``a`` is its rounded value from
-    :func:`shift`. Returns ``(index, r)`` with ``r = exact - a`` for the
-    entries with ``-inf < a < -TAIL`` (error-free transformations: TwoSum for
-    the difference, Dekker's product for the multiplication), or None when no
-    entry needs it. Since ``exp(a + r) = exp(a) (1 + r)`` to within ``r^2``,
-    multiplying those outputs by ``1 + r`` restores full relative accuracy.
-    Its temporaries are a few arrays the size of the tail of this block.
+    :func:`shift`. The residual ``r = exact - a`` is computed for the entries
+    with ``-inf < a < -TAIL`` by error-free transformations: TwoSum for the
+    difference, Dekker's product for the multiplication. Since
+    ``exp(a + r) = exp(a) (1 + r)`` to within ``r^2``, multiplying those
+    outputs by ``1 + r`` (:func:`correct_tail`) restores full relative accuracy.
+
+    Returns None when no entry needs it. When few entries do, ``(index, r)``
+    for those entries only (gathered); when many do, ``(None, r)`` with ``r``
+    for the whole block, 0 outside the tail (no gathering, which would cost
+    more than the arithmetic). Both do the same operations on each tail
+    entry, so the choice changes no bit. The temporaries are a few arrays the
+    size of the block (or of its tail).
     """
     if beta == 0.0 or a.dtype.itemsize not in (4, 8):
         return None
@@ -184,34 +190,44 @@ def tail_residual(x: np.ndarray, ref: np.ndarray, a: np.ndarray, beta: float):
         return None
     tail = a < -TAIL
     tail &= a > -np.inf
-    index = np.nonzero(tail)
-    if index[0].size == 0:
+    count = np.count_nonzero(tail)
+    if count == 0:
         return None
-    del tail
-    xs = x[index]
-    rs = np.broadcast_to(ref, x.shape)[index]
+    dense = 4 * count >= a.size
+    if dense:
+        index = None
+        xs, rs, at = x, np.broadcast_to(ref, x.shape), a
+    else:
+        index = np.nonzero(tail)
+        del tail
+        xs, rs, at = x[index], np.broadcast_to(ref, x.shape)[index], a[index]
     b = beta
     if abs(beta) < 1.0:  # the same halves shift() used
-        xs *= 0.5
-        rs *= 0.5
-        b = 2.0 * beta
+        xs, rs, b = xs * 0.5, rs * 0.5, 2.0 * beta
     d = xs - rs
     back = d - xs  # TwoSum: d + e == xs - rs exactly
-    rs += back
-    e = xs - (d - back)
-    e -= rs
-    del xs, rs, back
+    e = d - back
+    np.subtract(xs, e, out=e)
+    back += rs
+    e -= back  # (xs - (d - back)) + (-rs - back)
+    del back
     b_hi, b_lo = _split(np.asarray(b, dtype=a.dtype).reshape(1))
     d_hi, d_lo = _split(d)  # Dekker: b * d == a + p exactly (up to b_lo * d_lo)
+    del d
     p = b_hi * d_hi
-    p -= a[index]
+    p -= at
     p += b_hi * d_lo
-    p += b_lo * d_hi
+    d_hi *= b_lo
+    p += d_hi
     d_lo *= b_lo
     p += d_lo
+    del d_hi, d_lo
     e *= b
     e += p
-    e[~np.isfinite(e)] = 0.0  # only where exp(a) is 0 anyway
+    keep = np.isfinite(e)  # a non-finite residual only where exp(a) is 0 anyway
+    if dense:
+        keep &= tail
+    np.copyto(e, 0.0, where=~keep)
     return index, e
 
 
@@ -219,7 +235,11 @@ def correct_tail(y: np.ndarray, tail) -> None:
     """Multiply the tail entries of ``y`` by ``1 + r`` (see :func:`tail_residual`)."""
     if tail is not None:
         index, r = tail
-        y[index] += y[index] * r
+        if index is None:
+            r *= y
+            y += r
+        else:
+            y[index] += y[index] * r
 
 
 # ---------------------------------------------------------------- sums
