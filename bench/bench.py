@@ -26,6 +26,7 @@ the chapter "Making softmax fast" shows it.
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import time
 
@@ -198,15 +199,19 @@ def draw(rows: list[dict], path: pathlib.Path) -> None:
         ax.axhline(2.0, color="grey", linewidth=0.8, linestyle=":")
         ax.set_xscale("log")
         ax.set_yscale("log", base=2)
-        ticks = [10 ** k for k in range(1, 10, 2)]
+        ticks = [16, 1 << 10, 1 << 16, 1 << 22, 1 << 27]
         ax.set_xticks(ticks, [human_bytes(t) for t in ticks])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_title(op)
-        ax.set_xlabel("input size")
+        ax.set_xlabel("input size (bytes)")
     axes[0].set_ylabel("softmax_lib time / peer time")
-    axes[-1].legend(fontsize=8, loc="upper right")
-    fig.suptitle("softmax_lib against its peers (below 1: softmax_lib is faster)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9)
+    fig.suptitle("softmax_lib's time over each peer's (below 1: softmax_lib is faster; "
+                 "dotted: 2)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg", metadata={"Date": None})
+    fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
     plt.close(fig)
     print(f"\nfigure: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
@@ -218,7 +223,15 @@ def main() -> None:
                         help="rounds for inputs of 32 MB and more (default 3)")
     parser.add_argument("--figure", type=pathlib.Path, default=FIGURE, help="where the SVG goes")
     parser.add_argument("--no-figure", action="store_true", help="print the table only")
+    parser.add_argument("--save", type=pathlib.Path, help="also write the measurements as JSON")
+    parser.add_argument("--replot", type=pathlib.Path,
+                        help="draw the figure from a --save file, without measuring")
     args = parser.parse_args()
+    if args.replot:
+        rows = json.loads(args.replot.read_text())
+        summary(rows)
+        draw(rows, args.figure)
+        return
 
     threads = softmax_lib._fast.num_threads()
     if torch is not None:
@@ -230,6 +243,8 @@ def main() -> None:
     print("-" * len(HEADER))
     rows = run(args.rounds, args.big_rounds)
     summary(rows)
+    if args.save:
+        args.save.write_text(json.dumps(rows, indent=1))
     if not args.no_figure:
         draw(rows, args.figure)
 
