@@ -238,7 +238,8 @@ cross_entropy_grad : the gradient of softmax followed by cross-entropy.
     if (yy.nbytes < _fast.MIN_BYTES and axis == yy.ndim - 1 and yy.flags.c_contiguous
             and g.flags.c_contiguous):
         # small and contiguous: one kernel call, no reshaping; an overflow raises
-        token = _kernel.enter(_kernel.WATCH)
+        token = _kernel.enter(_kernel.state_for_rows(_kernel.WATCH, yy.shape[-1])
+                              if yy.ndim > 1 else _kernel.WATCH)
         try:
             out, dot = _kernel.vjp_block(yy, g, None, beta, -1)
             if math.isfinite(dot.item() if dot.size == 1 else np.add.reduce(dot, axis=None)):

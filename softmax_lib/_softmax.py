@@ -50,7 +50,9 @@ def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
     if arr.size == 0:
         return np.empty_like(arr)
     if arr.nbytes < _fast.MIN_BYTES and axis == arr.ndim - 1 and arr.flags.c_contiguous:
-        token = _kernel.enter(_kernel.QUIET)  # small and contiguous: one kernel call, no reshaping
+        # small and contiguous: one kernel call, no reshaping
+        token = _kernel.enter(_kernel.state_for_rows(_kernel.QUIET, arr.shape[-1])
+                              if arr.ndim > 1 else _kernel.QUIET)
         try:
             out, s = _kernel.softmax_block(arr, None, beta, -1, log)
         finally:
@@ -60,11 +62,15 @@ def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
         return out
     rows, moved = as_rows(arr, axis)
     out = np.empty_like(rows)
-    with _kernel.quiet():
-        if _fast.applies(rows):
+    if _fast.applies(rows):
+        with _kernel.quiet():
             s = _fast.softmax_rows(rows, out, beta, log, threads)
-        else:
+    else:
+        token = _kernel.enter(_kernel.state_for_rows(_kernel.QUIET, rows.shape[-1]))
+        try:
             s = _kernel.softmax_block(rows, out, beta, -1, log)[1]
+        finally:
+            _kernel.leave(token)
     _kernel.check_normaliser(s, arr, beta, axis)
     return from_rows(out, arr.shape, moved, axis)
 

@@ -248,3 +248,20 @@ def test_thread_count_from_environment(monkeypatch):
         monkeypatch.setenv(_fast.THREADS_ENV, bad)
         with pytest.raises(ValueError, match=_fast.THREADS_ENV):
             _fast.num_threads()
+
+
+@pytest.mark.parametrize("shape", [(10,), (64, 1024), (3, 300)])
+def test_callers_error_state_and_buffer_size_untouched(fast, shape):
+    """The kernel sets numpy's error state and buffer size itself; the caller's come back."""
+    fast(2048)
+    x = logits(shape, np.float64, 13)
+    with np.errstate(over="raise", under="warn"):
+        np.setbufsize(4096)
+        try:
+            before = (np.geterr(), np.getbufsize())
+            y = softmax_lib.softmax(x)
+            softmax_lib.log_softmax(x)
+            softmax_lib.softmax_vjp(y, x)
+            assert (np.geterr(), np.getbufsize()) == before
+        finally:
+            np.setbufsize(8192)
