@@ -69,13 +69,13 @@ def linear_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Gradients of a scalar loss through :math:`y = W x + b`.
 
-    With :math:`\delta = \partial L / \partial y`:
+    With :math:`g = \partial L / \partial y` (``grad_y``), the upstream gradient:
 
     .. math::
 
-        \frac{\partial L}{\partial W} = \delta\, x^\top, \qquad
-        \frac{\partial L}{\partial b} = \delta, \qquad
-        \frac{\partial L}{\partial x} = W^\top \delta
+        \frac{\partial L}{\partial W} = g\, x^\top, \qquad
+        \frac{\partial L}{\partial b} = g, \qquad
+        \frac{\partial L}{\partial x} = W^\top g
 
     For a batch (rows of ``X`` and of ``G = grad_y``) the loss is the sum of
     the per-sample losses: ``grad_W = G^T X``, ``grad_b`` is ``G`` summed over
