@@ -108,46 +108,58 @@ def jacobian_in_y(n: int) -> sp.Matrix:
 
 @dataclass(frozen=True)
 class LinearLayer:
-    """Symbols of a linear layer ``y = W x + b`` with upstream gradient ``delta = dL/dy``."""
+    """Symbols of the linear layer ``x = W a + b`` that produces the logits, with the
+    upstream gradient ``g = dL/dx`` arriving at its output."""
 
     W: sp.Matrix
-    x: sp.Matrix
+    a: sp.Matrix
     b: sp.Matrix
-    delta: sp.Matrix
+    g: sp.Matrix
 
     @property
-    def y(self) -> sp.Matrix:
-        return self.W * self.x + self.b
+    def x(self) -> sp.Matrix:
+        """The layer's output, the logits ``W a + b``."""
+        return self.W * self.a + self.b
 
 
-def linear_layer(m: int, n: int) -> LinearLayer:
-    """Symbols for a layer with n inputs and m outputs: W is m x n, x is n x 1, b and delta are m x 1."""
-    _check_n(m)
+def linear_layer(n: int, d: int) -> LinearLayer:
+    """Symbols for a layer with d inputs and n outputs: W is n x d, a is d x 1, b and g are n x 1.
+
+    >>> layer = linear_layer(n=2, d=3)
+    >>> layer.W.shape, layer.a.shape, layer.b.shape, layer.g.shape
+    ((2, 3), (3, 1), (2, 1), (2, 1))
+    >>> layer.x[0]
+    W_00*a_0 + W_01*a_1 + W_02*a_2 + b_0
+    """
     _check_n(n)
+    _check_n(d)
     return LinearLayer(
-        W=sp.Matrix(m, n, lambda r, c: sp.Symbol(f"W_{r}{c}", real=True)),
-        x=sp.Matrix(sp.symbols(f"x_0:{n}", real=True)),
-        b=sp.Matrix(sp.symbols(f"b_0:{m}", real=True)),
-        delta=sp.Matrix(sp.symbols(f"delta_0:{m}", real=True)),
+        W=sp.Matrix(n, d, lambda r, c: sp.Symbol(f"W_{r}{c}", real=True)),
+        a=sp.Matrix(sp.symbols(f"a_0:{d}", real=True)),
+        b=sp.Matrix(sp.symbols(f"b_0:{n}", real=True)),
+        g=sp.Matrix(sp.symbols(f"g_0:{n}", real=True)),
     )
 
 
 def linear_gradients(layer: LinearLayer) -> dict[str, sp.Matrix]:
-    r"""dL/dW, dL/db and dL/dx by the chain rule, entry by entry.
+    r"""dL/dW, dL/db and dL/da by the chain rule, entry by entry.
 
-    For a loss L, :math:`\partial L/\partial \theta = \sum_k \delta_k\, \partial y_k / \partial \theta`
-    for every parameter θ, which is the derivative of :math:`\delta^\top y` with δ held fixed.
+    For a loss L, :math:`\partial L/\partial \theta = \sum_k g_k\, \partial x_k / \partial \theta`
+    for every input θ of the layer, which is the derivative of :math:`g^\top x` with g held fixed.
     Each returned matrix has the shape of the quantity it differentiates with respect to.
 
-    >>> g = linear_gradients(linear_layer(2, 3))
-    >>> g["W"] == linear_layer(2, 3).delta * linear_layer(2, 3).x.T
+    >>> layer = linear_layer(n=2, d=3)
+    >>> grads = linear_gradients(layer)
+    >>> grads["W"] == layer.g * layer.a.T
+    True
+    >>> grads["a"] == layer.W.T * layer.g
     True
     """
-    surrogate = (layer.delta.T * layer.y)[0, 0]
+    surrogate = (layer.g.T * layer.x)[0, 0]
     return {
         "W": layer.W.applyfunc(lambda w: sp.diff(surrogate, w)),
         "b": layer.b.applyfunc(lambda c: sp.diff(surrogate, c)),
-        "x": layer.x.applyfunc(lambda c: sp.diff(surrogate, c)),
+        "a": layer.a.applyfunc(lambda c: sp.diff(surrogate, c)),
     }
 
 
