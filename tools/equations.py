@@ -746,20 +746,23 @@ def cross_entropy_world(n: int = 3) -> World:
 
 def linear_world(n: int = 2, d: int = 3) -> World:
     """The layer that produces the logits, x = W a + b, with W n x d, a in R^d, b in R^n
-    (from softmax_lib.symbolic.linear_layer), an upstream gradient g = dL/dx in R^n held
-    constant and L = <g, x>. n != d, so a wrong dimension shows."""
+    (from softmax_lib.symbolic.linear_layer), and L = <kappa, x> for a constant vector kappa
+    internal to this world (the layer's ``dL_dx`` symbols; no book name binds it), so
+    that \\frac{\\partial L}{\\partial x} = kappa is the gradient arriving at the layer's
+    output. ``g`` (the gradient at softmax's output) has no meaning here. n != d, so a
+    wrong dimension shows."""
     from softmax_lib import symbolic as S
 
     layer = S.linear_layer(n, d)
     xsym = _vector(sp.symbols(f"xlin_0:{n}", real=True))
     values = {
-        "W": layer.W, "a": layer.a, "b": layer.b, "g": layer.g, "x": xsym,
-        "L": (layer.g.T * xsym)[0, 0], "n": sp.Integer(n), "d": sp.Integer(d),
+        "W": layer.W, "a": layer.a, "b": layer.b, "x": xsym,
+        "L": (layer.dL_dx.T * xsym)[0, 0], "n": sp.Integer(n), "d": sp.Integer(d),
     }
 
     def sample(rng):
         point = {}
-        for M in (layer.W, layer.a, layer.b, layer.g):
+        for M in (layer.W, layer.a, layer.b, layer.dL_dx):
             _fill(point, M, rng.normal(size=len(M)))
         return point
 
