@@ -86,12 +86,16 @@ REGISTRY: dict[str, Entry] = {
     "eq-log-softmax": Entry("softmax", lambda w, i: sp.log(_softmax(w)[i["j"]])),
     "eq-softmax-sigmoid": Entry("softmax", lambda w, i: _softmax(w)[0], "two classes", sizes={"n": 2}),
     # ---- 03 The case i = j
+    "eq-normaliser-derivative": Entry(
+        "softmax", lambda w, i: sp.diff(sum(sp.exp(S.beta * xk) for xk in S.logit_symbols(w.n)),
+                                        S.logit_symbols(w.n)[i["i"]]),
+        "the derivative of Z = sum_k exp(beta x_k), differentiated by sympy"),
     "eq-case-ii": Entry("softmax", lambda w, i: S.partial_derivative(i["i"], i["i"], w.n)),
     # ---- 04 The case i != j
     "eq-case-ij": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                         "stated for i != j", where=lambda i: i["i"] != i["j"]),
-    "eq-case-kronecker": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
-                               "both cases at once; delta_{ji} is the Kronecker delta"),
+    "eq-case-combined": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
+                              "both cases at once; [i = j] is the Iverson bracket"),
     # ---- 05 The full Jacobian
     "eq-jacobian": Entry("softmax", lambda w, i: S.jacobian(w.n), "sympy's Jacobian of softmax"),
     "eq-jacobian-quadratic-form": Entry(
