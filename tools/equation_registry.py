@@ -106,8 +106,8 @@ REGISTRY: dict[str, Entry] = {
     # ---- 06 Backpropagation through softmax
     "eq-ce-loss": Entry("cross_entropy", lambda w, i: _ce_loss(w), "t sums to 1"),
     "eq-ce-grad": Entry("cross_entropy", lambda w, i: _grad(_ce_loss(w), w.values["x"])),
-    "eq-ce-delta": Entry("cross_entropy", lambda w, i: sp.diff(_ce_in_y(w), _y(w)[i["k"]]),
-                         "delta = dL/dy, in terms of y"),
+    "eq-ce-upstream": Entry("cross_entropy", lambda w, i: sp.diff(_ce_in_y(w), _y(w)[i["k"]]),
+                            "the upstream gradient g = dL/dy, in terms of y"),
     "eq-ce-log-softmax": Entry("softmax", lambda w, i: sp.log(_softmax(w)[i["k"]])),
     "eq-dy-dbeta": Entry("softmax", lambda w, i: sp.Matrix(_softmax(w)).diff(S.beta)),
     "eq-ce-dbeta": Entry("cross_entropy", lambda w, i: sp.diff(_ce_loss(w), S.beta), "t sums to 1"),
