@@ -4,6 +4,7 @@ The library behind the softmax textbook. Every chapter imports it; every
 function is tested, with numpydoc docstrings whose examples run as doctests.
 """
 
+from ._attention import attention, attention_vjp, flash_attention, flash_attention_vjp
 from ._jacobian import softmax_beta_grad, softmax_jacobian, softmax_partial, softmax_vjp
 from ._linear import linear, linear_backward
 from ._losses import cross_entropy, cross_entropy_grad
@@ -23,5 +24,9 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "numerical_jacobian",
+    "attention",
+    "attention_vjp",
+    "flash_attention",
+    "flash_attention_vjp",
 ]
 __version__ = "0.1.0"
