@@ -276,7 +276,7 @@ def flash_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, scale: float | 
         As in :func:`attention`.
     block : int, optional
         The tile size, in query rows and in keys. The extra memory is
-        O((n_q + n_k) (d + block)): a ``block x block`` tile of scores, never the
+        O((n_q + n_k) (d_k + d_v + block)): a ``block x block`` tile of scores, never the
         ``n_q x n_k`` matrix. Key blocks that a causal query block cannot see are skipped.
 
     Returns
@@ -368,7 +368,7 @@ def flash_attention_vjp(q: ArrayLike, k: ArrayLike, v: ArrayLike, o: ArrayLike, 
     -------
     tuple of numpy.ndarray
         ``(dq, dk, dv)``, of the shapes of q, k and v; equal to :func:`attention_vjp` up to
-        rounding. Extra memory O((n_q + n_k) (d + block)).
+        rounding. Extra memory O((n_q + n_k) (d_k + d_v + block)).
 
     Raises
     ------
