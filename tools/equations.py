@@ -218,6 +218,7 @@ class Num(Node):
 class Sym(Node):
     base: str                      # "x", "beta", "barL", "bold1"
     indices: tuple[Index, ...] = ()
+    sample: Index | None = None    # the s of a^{(s)}: which sample of a batch
 
 
 @dataclass(frozen=True)
@@ -540,12 +541,35 @@ class Parser:
             return self.symbol_rest(tok)
         raise EquationError(f"cannot read {tok!r} at {self.context()}")
 
-    def symbol_rest(self, base: str) -> Sym:
+    def symbol_rest(self, base: str) -> Node:
+        """Subscripts (entries) and a sample superscript ``^{(s)}``, in either order.
+
+        ``a^{(s)}_k`` is entry k of sample s; ``a^{(s)\\top}`` is its transpose. Any
+        other superscript is left for :meth:`postfix` (a power or a transpose).
+        """
         indices: tuple[Index, ...] = ()
-        if self.peek() == "_":
-            self.take("_")
-            indices = self.indices(self.raw_group())
-        return Sym(base, indices)
+        sample: Index | None = None
+        transpose = False
+        while True:
+            if self.peek() == "_" and not indices:
+                self.take("_")
+                indices = self.indices(self.raw_group())
+            elif self.peek() == "^" and sample is None and self._sample_superscript():
+                self.take("^")
+                group = self.raw_group()
+                sample = self.indices([group[1]])[0]
+                transpose = group[3:] in ([r"\top"], ["T"], [r"\intercal"])
+                if group[3:] and not transpose:
+                    raise EquationError(f"cannot read the superscript {''.join(group)!r}")
+            else:
+                break
+        node: Node = Sym(base, indices, sample)
+        return Transpose(node) if transpose else node
+
+    def _sample_superscript(self) -> bool:
+        """Whether the next tokens are ``^{(s)...}``: a sample index, not a power."""
+        return (self.peek(1) == "{" and self.peek(2) == "(" and self.peek(4) == ")"
+                and self.peek(3) is not None and self.peek(3).isalnum())
 
     @staticmethod
     def indices(tokens: list[str]) -> tuple[Index, ...]:
@@ -961,7 +985,14 @@ class Evaluator:
         if base not in w.values:
             raise EquationError(f"the symbol {base!r} has no meaning in the {w.name} world")
         value = w.expand(w.values[base], self.keep)
-        if isinstance(value, Batch):
+        if node.sample is not None:
+            if not isinstance(value, Batch):
+                raise EquationError(f"{base} is not one value per sample: {base}^{{({node.sample})}} has no meaning")
+            s = self.index(node.sample)
+            if not 1 <= s <= len(value):
+                raise EquationError(f"the sample index {node.sample} is out of range for {base}")
+            value = value[s - 1]
+        elif isinstance(value, Batch):
             if not indices:
                 raise EquationError(f"{base} is one value per sample: write {base}_s")
             s = self.index(indices[0])
@@ -1120,7 +1151,7 @@ def free_indices(node: Node, bound: frozenset = frozenset()) -> list[str]:
 
     def walk(n: Node, bound: frozenset) -> None:
         if isinstance(n, Sym):
-            for i in n.indices:
+            for i in (n.sample, *n.indices):
                 if isinstance(i, str) and i not in bound and i not in out:
                     out.append(i)
             return
@@ -1152,7 +1183,11 @@ def index_sizes(node: Node, world: World) -> dict[str, int]:
     def walk(n: Node) -> None:
         if isinstance(n, Sym):
             value, indices = world.values.get(n.base), n.indices
-            if isinstance(value, Batch) and indices:
+            if isinstance(value, Batch) and n.sample is not None:
+                if isinstance(n.sample, str):
+                    sizes.setdefault(n.sample, len(value))
+                value = value[0]
+            elif isinstance(value, Batch) and indices:
                 if isinstance(indices[0], str):
                     sizes.setdefault(indices[0], len(value))
                 value, indices = value[0], indices[1:]
