@@ -43,7 +43,6 @@ what it does not understand).
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import sys
 import time
@@ -53,6 +52,9 @@ from typing import Any, Callable, Union
 
 import numpy as np
 import sympy as sp
+
+import toc  # tools/ is on the path: as a script (its folder) and in pytest (pythonpath)
+from notebook_file import CorruptNotebook, load_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,35 +80,14 @@ _AMS_LABEL = re.compile(r"\\label\{([^}]*)\}")
 
 def chapters_in_toc(root: Path = ROOT) -> list[Path]:
     """The files listed in ``_toc.yml`` (root first), in reading order."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files: list[str] = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-            walk(entry.get("chapters", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    paths = []
-    for f in files:
-        for suffix in (".ipynb", ".md"):
-            if (root / f"{f}{suffix}").exists():
-                paths.append(root / f"{f}{suffix}")
-                break
-    return paths
+    return toc.source_files(root)
 
 
 def markdown_sources(path: Path) -> list[str]:
     """The markdown text of a chapter: every markdown cell of a notebook, or the .md file."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".ipynb":
-        nb = json.loads(text)
+        nb = load_json(path)  # a broken file raises CorruptNotebook naming it
         return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
     return [text]
 
@@ -186,7 +167,7 @@ def tokenize(latex: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Name:
-    """A subscript that names rather than indexes: ``x_{\max}``, ``m_A``."""
+    r"""A subscript that names rather than indexes: ``x_{\max}``, ``m_A``."""
 
     text: str
 
@@ -278,7 +259,7 @@ class Deriv(Node):
 
 @dataclass(frozen=True)
 class Iverson(Node):
-    """``[i = j]`` (or ``[i \neq j]``): 1 when the condition holds, else 0."""
+    r"""``[i = j]`` (or ``[i \neq j]``): 1 when the condition holds, else 0."""
 
     op: str                        # "=" or "!="
     a: Node
@@ -301,7 +282,7 @@ class Chain(Node):
 
 @dataclass(frozen=True)
 class Membership(Node):
-    """``W \in \mathbb{R}^{n \times d}``: subjects and the dimensions (empty for R)."""
+    r"""``W \in \mathbb{R}^{n \times d}``: subjects and the dimensions (empty for R)."""
 
     subjects: tuple[Node, ...]
     dims: tuple[Node, ...]
@@ -702,7 +683,7 @@ def _fill(point: dict, symbols, values) -> None:
 def softmax_world(n: int = 3) -> World:
     """x in R^n, beta, y = softmax(beta x) (softmax_lib.symbolic), the Jacobian J, an
     upstream gradient delta (also written g) held constant with L = <delta, y>, and
-    a constant c, a vector v and the temperature T = 1/beta for identities."""
+    a constant c, a vector v and the temperature tau = 1/beta for identities."""
     from softmax_lib import symbolic as S
 
     x = _vector(S.logit_symbols(n))
@@ -714,7 +695,7 @@ def softmax_world(n: int = 3) -> World:
     values = {
         "x": x, "beta": S.beta, "y": ysym, "delta": delta, "g": delta,
         "L": (delta.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
-        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "T": 1 / S.beta,
+        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "tau": 1 / S.beta,
     }
 
     def sample(rng):
@@ -748,26 +729,29 @@ def cross_entropy_world(n: int = 3) -> World:
     return w
 
 
-def linear_world(m: int = 2, n: int = 3) -> World:
-    """A layer y = W x + b with W m x n, x in R^n, b in R^m (from
-    softmax_lib.symbolic.linear_layer), an upstream gradient delta in R^m held
-    constant and L = <delta, y>. m != n, so a wrong dimension shows."""
+def linear_world(n: int = 2, d: int = 3) -> World:
+    """The layer that produces the logits, x = W a + b, with W n x d, a in R^d, b in R^n
+    (from softmax_lib.symbolic.linear_layer), and L = <kappa, x> for a constant vector kappa
+    internal to this world (the layer's ``dL_dx`` symbols; no book name binds it), so
+    that \\frac{\\partial L}{\\partial x} = kappa is the gradient arriving at the layer's
+    output. ``g`` (the gradient at softmax's output) has no meaning here. n != d, so a
+    wrong dimension shows."""
     from softmax_lib import symbolic as S
 
-    layer = S.linear_layer(m, n)
-    ysym = _vector(sp.symbols(f"ylin_0:{m}", real=True))
+    layer = S.linear_layer(n, d)
+    xsym = _vector(sp.symbols(f"xlin_0:{n}", real=True))
     values = {
-        "W": layer.W, "x": layer.x, "b": layer.b, "delta": layer.delta, "y": ysym,
-        "L": (layer.delta.T * ysym)[0, 0], "m": sp.Integer(m), "n": sp.Integer(n),
+        "W": layer.W, "a": layer.a, "b": layer.b, "x": xsym,
+        "L": (layer.dL_dx.T * xsym)[0, 0], "n": sp.Integer(n), "d": sp.Integer(d),
     }
 
     def sample(rng):
         point = {}
-        for M in (layer.W, layer.x, layer.b, layer.delta):
+        for M in (layer.W, layer.a, layer.b, layer.dL_dx):
             _fill(point, M, rng.normal(size=len(M)))
         return point
 
-    return World("linear", {"m": m, "n": n}, values, {"y": (ysym, layer.y)}, sample)
+    return World("linear", {"n": n, "d": d}, values, {"x": (xsym, layer.x)}, sample)
 
 
 def _classifier_sample(d: int, n: int) -> tuple:
@@ -1373,7 +1357,6 @@ def _show(assign: dict) -> str:
 
 
 def check_book(root: Path = ROOT) -> list[Result]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from equation_registry import REGISTRY
 
     eqs = all_equations(root)
@@ -1407,4 +1390,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except CorruptNotebook as err:
+        sys.exit(f"error: {err}")
