@@ -165,6 +165,6 @@ REGISTRY: dict[str, Entry] = {
         "the row sums of dO . O, from softmax_lib's softmax"),
     "eq-online-merge": Entry("online", lambda w, i: w.values["ell"],
                              "the merge rule; m_A, m_B and m are any references"),
-    "eq-online-lse": Entry("online", lambda w, i: sp.log(sum(sp.exp(S.beta * xk) for xk in w.values["x"])),
-                           "the log-sum-exp of the row from the pair (m, ell)"),
+    "eq-online-lse": Entry("online", lambda w, i: sp.log(sum(sp.exp(S.beta * xk) for xk in w.values["x"])) / S.beta,
+                           "LSE_beta of the row (chapter 2) from the pair (m, ell)"),
 }
