@@ -284,8 +284,11 @@ def flash_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, scale: float | 
     o : numpy.ndarray, shape (..., n_q, d_v)
         The output, equal to :func:`attention` up to rounding.
     lse : numpy.ndarray, shape (..., n_q)
-        The log-sum-exp of each row of the scaled, masked scores S, so that
-        ``P = exp(S - lse)``: all :func:`flash_attention_vjp` needs to rebuild P.
+        The log-sum-exp of each row of the scaled, masked scores S,
+        :math:`\mathrm{lse}_i = \log \sum_j \exp(S_{ij}) = m_i + \log \ell_i`, so that
+        ``P = exp(S - lse)``: all :func:`flash_attention_vjp` needs to rebuild P. For
+        ``scale`` :math:`\beta > 0` it is :math:`\beta` times the soft maximum
+        :math:`\mathrm{LSE}_\beta` of row i of the raw masked scores :math:`QK^\top + M`.
 
     Raises
     ------
