@@ -25,6 +25,7 @@ Masked arrays (``numpy.ma``) are refused with a TypeError by every function:
 the arithmetic would silently drop the mask. Fill the masked entries first.
 """
 
+from ._attention import attention, attention_vjp, flash_attention, flash_attention_vjp
 from ._jacobian import softmax_beta_grad, softmax_jacobian, softmax_partial, softmax_vjp
 from ._linear import linear, linear_backward
 from ._losses import cross_entropy, cross_entropy_grad
@@ -44,5 +45,9 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "numerical_jacobian",
+    "attention",
+    "attention_vjp",
+    "flash_attention",
+    "flash_attention_vjp",
 ]
 __version__ = "0.1.0"
