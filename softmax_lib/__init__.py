@@ -5,6 +5,7 @@ function is tested, with numpydoc docstrings whose examples run as doctests.
 """
 
 from ._jacobian import softmax_beta_grad, softmax_jacobian, softmax_partial, softmax_vjp
+from ._hessian import cross_entropy_hessian, log_sum_exp, softmax_hessian, softmax_second_directional
 from ._linear import linear, linear_backward
 from ._losses import cross_entropy, cross_entropy_grad
 from ._numerical import numerical_jacobian
@@ -23,5 +24,9 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "numerical_jacobian",
+    "log_sum_exp",
+    "softmax_hessian",
+    "softmax_second_directional",
+    "cross_entropy_hessian",
 ]
 __version__ = "0.1.0"
