@@ -16,6 +16,28 @@ from ._losses import cross_entropy_grad
 from ._softmax import log_softmax, softmax
 
 
+def _sum_of_others(y: np.ndarray) -> np.ndarray:
+    """``1 - y_i`` along the last axis, computed as the sum of the other entries.
+
+    ``1 - y_i`` itself loses every digit when ``y_i`` is close to 1 (a confident
+    prediction), while the sum of the other, small entries keeps full relative
+    accuracy. Exclusive prefix plus suffix sums give it in O(n).
+    """
+    zero = np.zeros(y.shape[:-1] + (1,), dtype=y.dtype)
+    before = np.cumsum(np.concatenate([zero, y[..., :-1]], axis=-1), axis=-1)
+    after = np.cumsum(np.concatenate([zero, y[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before + after
+
+
+def _covariance(y: np.ndarray) -> np.ndarray:
+    """``diag(y) - y y^T`` over the last axis, with the diagonal as ``y_i`` times the others' sum."""
+    cov = np.multiply(y[..., :, None], y[..., None, :])
+    cov *= -1.0
+    diag = np.einsum("...ii->...i", cov)
+    diag[...] = y * _sum_of_others(y)
+    return cov
+
+
 def log_sum_exp(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     r"""Log-sum-exp with an inverse temperature, the soft maximum of ``x`` along ``axis``.
 
@@ -130,6 +152,8 @@ def softmax_hessian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
 
     Notes
     -----
+    ``1 - y_i`` is computed as the sum of the other probabilities, so that
+    entries keep their relative accuracy when one output is close to 1.
     The tensor costs O(n^3) time and memory. To apply it to two directions,
     use :func:`softmax_second_directional`, which costs O(n).
 
@@ -156,9 +180,10 @@ def softmax_hessian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
         raise ValueError(f"softmax_hessian: x must be one-dimensional, got shape {arr.shape}")
     y = softmax(arr, beta=beta)
     beta = float(beta)
-    c = np.eye(y.size, dtype=y.dtype) - y  # c[j, i] = [i = j] - y_i
+    c = -np.broadcast_to(y, (y.size, y.size)).copy()  # c[j, i] = [i = j] - y_i
+    np.fill_diagonal(c, _sum_of_others(y))
     T = c[:, :, None] * c[:, None, :]
-    T -= (np.diag(y) - np.outer(y, y))[None, :, :]
+    T -= _covariance(y)[None, :, :]
     T *= (beta * beta) * y[:, None, None]
     return T
 
@@ -304,10 +329,6 @@ def cross_entropy_hessian(x: ArrayLike, target: ArrayLike, beta: float = 1.0) ->
     check_axis(xx, -1)
     cross_entropy_grad(xx, target, beta=beta)  # validates target, beta and the logits alike
     beta = float(beta)
-    y = softmax(xx, beta=beta, axis=-1)
-    H = np.multiply(y[..., :, None], y[..., None, :])
-    H *= -1.0
-    diag = np.einsum("...ii->...i", H)
-    diag += y
+    H = _covariance(softmax(xx, beta=beta, axis=-1))
     H *= beta * beta
     return H
