@@ -328,3 +328,18 @@ def test_cross_entropy_hessian_refuses_bad_logits_and_beta():
         cross_entropy_hessian([0.0, 1.0], 0, beta=np.nan)
     with pytest.raises(ValueError, match="scalar"):
         cross_entropy_hessian(1.0, 0)
+
+
+# --------------------------------------------------------------------------- symbolic helpers
+
+
+def test_symbolic_second_partial_book_form_and_refusal():
+    import sympy as sp
+
+    from softmax_lib import symbolic as S
+
+    assert S.second_partial_in_y(0, 1, 2, n=3) == 2 * S.beta**2 * sp.Mul(*S.output_symbols(3))
+    assert S.equal_fast(sp.diff(S.log_sum_exp_expr(3), S.logit_symbols(3)[1]), S.softmax_exprs(3)[1])
+    assert not S.equal_fast(S.second_partial(0, 0, 0, 2), S.in_terms_of_x(S.book_second_partial(0, 0, 1, 2), 2))
+    with pytest.raises(IndexError, match="k=3"):
+        S.second_partial(0, 0, 3, 3)
