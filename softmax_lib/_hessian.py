@@ -235,6 +235,13 @@ def softmax_second_directional(x: ArrayLike, u: ArrayLike, v: ArrayLike, beta: f
     the mean of u, ``<y, u~ * v~>`` the covariance of u and v, and the result
     is a third cumulant. The tensor of :func:`softmax_hessian` is never built.
 
+    Accuracy: in float64 the result agrees with contracting
+    :func:`softmax_hessian` with ``u`` and ``v`` to within ``1e-12`` of its
+    largest entry (tested for ``|x| <= 20``, ``|beta| <= 4``). Where every entry
+    is far smaller than ``beta**2 * max|u~| * max|v~|`` (two nearly equal
+    classes at a tiny ``beta``, say), both sides lose digits to cancellation
+    and the agreement is absolute, a few ulp of that scale, instead.
+
     See Also
     --------
     softmax_hessian : the full tensor, O(n^3).
