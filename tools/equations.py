@@ -41,7 +41,6 @@ what it does not understand).
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import sys
 import time
@@ -51,6 +50,9 @@ from typing import Any, Callable, Union
 
 import numpy as np
 import sympy as sp
+
+import toc  # tools/ is on the path: as a script (its folder) and in pytest (pythonpath)
+from notebook_file import CorruptNotebook, load_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,35 +78,14 @@ _AMS_LABEL = re.compile(r"\\label\{([^}]*)\}")
 
 def chapters_in_toc(root: Path = ROOT) -> list[Path]:
     """The files listed in ``_toc.yml`` (root first), in reading order."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files: list[str] = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-            walk(entry.get("chapters", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    paths = []
-    for f in files:
-        for suffix in (".ipynb", ".md"):
-            if (root / f"{f}{suffix}").exists():
-                paths.append(root / f"{f}{suffix}")
-                break
-    return paths
+    return toc.source_files(root)
 
 
 def markdown_sources(path: Path) -> list[str]:
     """The markdown text of a chapter: every markdown cell of a notebook, or the .md file."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".ipynb":
-        nb = json.loads(text)
+        nb = load_json(path)  # a broken file raises CorruptNotebook naming it
         return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
     return [text]
 
@@ -182,7 +163,7 @@ def tokenize(latex: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Name:
-    """A subscript that names rather than indexes: ``x_{\max}``, ``m_A``."""
+    r"""A subscript that names rather than indexes: ``x_{\max}``, ``m_A``."""
 
     text: str
 
@@ -214,6 +195,7 @@ class Num(Node):
 class Sym(Node):
     base: str                      # "x", "beta", "barL", "bold1"
     indices: tuple[Index, ...] = ()
+    sample: Index | None = None    # the s of a^{(s)}: which sample of a batch
 
 
 @dataclass(frozen=True)
@@ -273,7 +255,7 @@ class Deriv(Node):
 
 @dataclass(frozen=True)
 class Iverson(Node):
-    """``[i = j]`` (or ``[i \neq j]``): 1 when the condition holds, else 0."""
+    r"""``[i = j]`` (or ``[i \neq j]``): 1 when the condition holds, else 0."""
 
     op: str                        # "=" or "!="
     a: Node
@@ -296,7 +278,7 @@ class Chain(Node):
 
 @dataclass(frozen=True)
 class Membership(Node):
-    """``W \in \mathbb{R}^{n \times d}``: subjects and the dimensions (empty for R)."""
+    r"""``W \in \mathbb{R}^{n \times d}``: subjects and the dimensions (empty for R)."""
 
     subjects: tuple[Node, ...]
     dims: tuple[Node, ...]
@@ -536,12 +518,35 @@ class Parser:
             return self.symbol_rest(tok)
         raise EquationError(f"cannot read {tok!r} at {self.context()}")
 
-    def symbol_rest(self, base: str) -> Sym:
+    def symbol_rest(self, base: str) -> Node:
+        """Subscripts (entries) and a sample superscript ``^{(s)}``, in either order.
+
+        ``a^{(s)}_k`` is entry k of sample s; ``a^{(s)\\top}`` is its transpose. Any
+        other superscript is left for :meth:`postfix` (a power or a transpose).
+        """
         indices: tuple[Index, ...] = ()
-        if self.peek() == "_":
-            self.take("_")
-            indices = self.indices(self.raw_group())
-        return Sym(base, indices)
+        sample: Index | None = None
+        transpose = False
+        while True:
+            if self.peek() == "_" and not indices:
+                self.take("_")
+                indices = self.indices(self.raw_group())
+            elif self.peek() == "^" and sample is None and self._sample_superscript():
+                self.take("^")
+                group = self.raw_group()
+                sample = self.indices([group[1]])[0]
+                transpose = group[3:] in ([r"\top"], ["T"], [r"\intercal"])
+                if group[3:] and not transpose:
+                    raise EquationError(f"cannot read the superscript {''.join(group)!r}")
+            else:
+                break
+        node: Node = Sym(base, indices, sample)
+        return Transpose(node) if transpose else node
+
+    def _sample_superscript(self) -> bool:
+        """Whether the next tokens are ``^{(s)...}``: a sample index, not a power."""
+        return (self.peek(1) == "{" and self.peek(2) == "(" and self.peek(4) == ")"
+                and self.peek(3) is not None and self.peek(3).isalnum())
 
     @staticmethod
     def indices(tokens: list[str]) -> tuple[Index, ...]:
@@ -904,7 +909,14 @@ class Evaluator:
         if base not in w.values:
             raise EquationError(f"the symbol {base!r} has no meaning in the {w.name} world")
         value = w.expand(w.values[base], self.keep)
-        if isinstance(value, Batch):
+        if node.sample is not None:
+            if not isinstance(value, Batch):
+                raise EquationError(f"{base} is not one value per sample: {base}^{{({node.sample})}} has no meaning")
+            s = self.index(node.sample)
+            if not 1 <= s <= len(value):
+                raise EquationError(f"the sample index {node.sample} is out of range for {base}")
+            value = value[s - 1]
+        elif isinstance(value, Batch):
             if not indices:
                 raise EquationError(f"{base} is one value per sample: write {base}_s")
             s = self.index(indices[0])
@@ -1059,7 +1071,7 @@ def free_indices(node: Node, bound: frozenset = frozenset()) -> list[str]:
 
     def walk(n: Node, bound: frozenset) -> None:
         if isinstance(n, Sym):
-            for i in n.indices:
+            for i in (n.sample, *n.indices):
                 if isinstance(i, str) and i not in bound and i not in out:
                     out.append(i)
             return
@@ -1091,7 +1103,11 @@ def index_sizes(node: Node, world: World) -> dict[str, int]:
     def walk(n: Node) -> None:
         if isinstance(n, Sym):
             value, indices = world.values.get(n.base), n.indices
-            if isinstance(value, Batch) and indices:
+            if isinstance(value, Batch) and n.sample is not None:
+                if isinstance(n.sample, str):
+                    sizes.setdefault(n.sample, len(value))
+                value = value[0]
+            elif isinstance(value, Batch) and indices:
                 if isinstance(indices[0], str):
                     sizes.setdefault(indices[0], len(value))
                 value, indices = value[0], indices[1:]
@@ -1277,7 +1293,6 @@ def _show(assign: dict) -> str:
 
 
 def check_book(root: Path = ROOT) -> list[Result]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from equation_registry import REGISTRY
 
     eqs = all_equations(root)
@@ -1311,4 +1326,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except CorruptNotebook as err:
+        sys.exit(f"error: {err}")
