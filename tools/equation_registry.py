@@ -117,10 +117,10 @@ REGISTRY: dict[str, Entry] = {
                             "sympy's Hessian of log-sum-exp"),
     "eq-softmax-second": Entry("softmax", lambda w, i: S.second_partial(i["j"], i["i"], i["k"], w.n),
                                "T_jik, sympy's second derivative of softmax"),
-    "eq-softmax-second-quadratic": Entry(
-        "softmax", lambda w, i: sum(S.second_partial(i["j"], p, q, w.n) * w.values["v"][p] * w.values["v"][q]
+    "eq-softmax-second-directional": Entry(
+        "softmax", lambda w, i: sum(S.second_partial(i["j"], p, q, w.n) * w.values["u"][p] * w.values["v"][q]
                                     for p in range(w.n) for q in range(w.n)),
-        "T contracted twice with the direction v"),
+        "T contracted with the directions u and v"),
     "eq-ce-hessian": Entry("cross_entropy", lambda w, i: sp.hessian(_ce_loss(w), w.values["x"]),
                            "t sums to 1"),
     "eq-ce-hessian-quadratic": Entry(
