@@ -32,7 +32,7 @@ class Entry:
 
 
 def _layer(w):
-    return S.linear_layer(w.m, w.n)
+    return S.linear_layer(w.n, w.sizes["d"])
 
 
 def _softmax(w):
@@ -72,26 +72,30 @@ def _mean_ce(w):
 
 REGISTRY: dict[str, Entry] = {
     # ---- 01 The chain rule and a linear layer
-    "eq-linear-layer": Entry("linear", lambda w, i: _layer(w).y,
-                             "the layer's definition and the shapes of W, x and b"),
+    "eq-linear-layer": Entry("linear", lambda w, i: _layer(w).x,
+                             "the layer's definition (logits x = W a + b) and the shapes of W, a and b"),
     "eq-linear-grad-W": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["W"]),
     "eq-linear-grad-b": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["b"]),
-    "eq-linear-grad-x": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["x"]),
+    "eq-linear-grad-a": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["a"]),
     # ---- 02 Softmax
     "eq-softmax-def": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "the definition"),
     "eq-softmax-sum": Entry("softmax", lambda w, i: sp.Integer(1)),
     "eq-softmax-shift": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "c is any real constant"),
     "eq-softmax-stable": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "c is any real constant"),
-    "eq-softmax-temperature": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "T = 1/beta"),
+    "eq-softmax-temperature": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "tau = 1/beta"),
     "eq-log-softmax": Entry("softmax", lambda w, i: sp.log(_softmax(w)[i["j"]])),
     "eq-softmax-sigmoid": Entry("softmax", lambda w, i: _softmax(w)[0], "two classes", sizes={"n": 2}),
     # ---- 03 The case i = j
+    "eq-normaliser-derivative": Entry(
+        "softmax", lambda w, i: sp.diff(sum(sp.exp(S.beta * xk) for xk in S.logit_symbols(w.n)),
+                                        S.logit_symbols(w.n)[i["i"]]),
+        "the derivative of Z = sum_k exp(beta x_k), differentiated by sympy"),
     "eq-case-ii": Entry("softmax", lambda w, i: S.partial_derivative(i["i"], i["i"], w.n)),
     # ---- 04 The case i != j
     "eq-case-ij": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                         "stated for i != j", where=lambda i: i["i"] != i["j"]),
-    "eq-case-kronecker": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
-                               "both cases at once; delta_{ji} is the Kronecker delta"),
+    "eq-case-combined": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
+                              "both cases at once; [i = j] is the Iverson bracket"),
     # ---- 05 The full Jacobian
     "eq-jacobian": Entry("softmax", lambda w, i: S.jacobian(w.n), "sympy's Jacobian of softmax"),
     "eq-jacobian-quadratic-form": Entry(

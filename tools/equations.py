@@ -679,7 +679,7 @@ def _fill(point: dict, symbols, values) -> None:
 def softmax_world(n: int = 3) -> World:
     """x in R^n, beta, y = softmax(beta x) (softmax_lib.symbolic), the Jacobian J, an
     upstream gradient delta (also written g) held constant with L = <delta, y>, and
-    a constant c, direction vectors u and v and the temperature T = 1/beta for identities."""
+    a constant c, direction vectors u and v and the temperature tau = 1/beta for identities."""
     from softmax_lib import symbolic as S
 
     x = _vector(S.logit_symbols(n))
@@ -692,7 +692,7 @@ def softmax_world(n: int = 3) -> World:
     values = {
         "x": x, "beta": S.beta, "y": ysym, "delta": delta, "g": delta,
         "L": (delta.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
-        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "u": u, "T": 1 / S.beta,
+        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "u": u, "tau": 1 / S.beta,
     }
 
     def sample(rng):
@@ -726,26 +726,29 @@ def cross_entropy_world(n: int = 3) -> World:
     return w
 
 
-def linear_world(m: int = 2, n: int = 3) -> World:
-    """A layer y = W x + b with W m x n, x in R^n, b in R^m (from
-    softmax_lib.symbolic.linear_layer), an upstream gradient delta in R^m held
-    constant and L = <delta, y>. m != n, so a wrong dimension shows."""
+def linear_world(n: int = 2, d: int = 3) -> World:
+    """The layer that produces the logits, x = W a + b, with W n x d, a in R^d, b in R^n
+    (from softmax_lib.symbolic.linear_layer), and L = <kappa, x> for a constant vector kappa
+    internal to this world (the layer's ``dL_dx`` symbols; no book name binds it), so
+    that \\frac{\\partial L}{\\partial x} = kappa is the gradient arriving at the layer's
+    output. ``g`` (the gradient at softmax's output) has no meaning here. n != d, so a
+    wrong dimension shows."""
     from softmax_lib import symbolic as S
 
-    layer = S.linear_layer(m, n)
-    ysym = _vector(sp.symbols(f"ylin_0:{m}", real=True))
+    layer = S.linear_layer(n, d)
+    xsym = _vector(sp.symbols(f"xlin_0:{n}", real=True))
     values = {
-        "W": layer.W, "x": layer.x, "b": layer.b, "delta": layer.delta, "y": ysym,
-        "L": (layer.delta.T * ysym)[0, 0], "m": sp.Integer(m), "n": sp.Integer(n),
+        "W": layer.W, "a": layer.a, "b": layer.b, "x": xsym,
+        "L": (layer.dL_dx.T * xsym)[0, 0], "n": sp.Integer(n), "d": sp.Integer(d),
     }
 
     def sample(rng):
         point = {}
-        for M in (layer.W, layer.x, layer.b, layer.delta):
+        for M in (layer.W, layer.a, layer.b, layer.dL_dx):
             _fill(point, M, rng.normal(size=len(M)))
         return point
 
-    return World("linear", {"m": m, "n": n}, values, {"y": (ysym, layer.y)}, sample)
+    return World("linear", {"n": n, "d": d}, values, {"x": (xsym, layer.x)}, sample)
 
 
 def _classifier_sample(d: int, n: int) -> tuple:
