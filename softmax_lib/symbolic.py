@@ -183,7 +183,7 @@ def log_sum_exp_expr(n: int) -> sp.Expr:
     r""":math:`\operatorname{LSE}_\beta(x) = \frac{1}{\beta}\log\sum_k e^{\beta x_k}` for n logits.
 
     >>> log_sum_exp_expr(2)
-    log(exp(beta*x_0) + exp(beta*x_1))/beta
+    log(exp(beta*x_1) + exp(beta*x_2))/beta
     """
     x = logit_symbols(n)
     return sp.log(sp.Add(*[sp.exp(beta * xk) for xk in x])) / beta
@@ -225,7 +225,7 @@ def second_partial_in_y(j: int, i: int, k: int, n: int) -> sp.Expr:
     r""":math:`T_{jik}` in the book's form, checked against sympy's second derivative.
 
     >>> second_partial_in_y(0, 0, 0, n=2)
-    beta**2*y_0*(y_0**2 - y_0 + (1 - y_0)**2)
+    beta**2*y_1*(y_1**2 - y_1 + (1 - y_1)**2)
     """
     claimed = book_second_partial(j, i, k, n)
     if not equal_fast(second_partial(j, i, k, n), in_terms_of_x(claimed, n)):
