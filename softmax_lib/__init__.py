@@ -27,6 +27,7 @@ the arithmetic would silently drop the mask. Fill the masked entries first.
 
 from ._attention import attention, attention_vjp, flash_attention, flash_attention_vjp
 from ._jacobian import softmax_beta_grad, softmax_jacobian, softmax_partial, softmax_vjp
+from ._hessian import cross_entropy_hessian, log_sum_exp, softmax_hessian, softmax_second_directional
 from ._linear import linear, linear_backward
 from ._losses import cross_entropy, cross_entropy_grad
 from ._numerical import numerical_jacobian
@@ -45,6 +46,10 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "numerical_jacobian",
+    "log_sum_exp",
+    "softmax_hessian",
+    "softmax_second_directional",
+    "cross_entropy_hessian",
     "attention",
     "attention_vjp",
     "flash_attention",

@@ -143,6 +143,26 @@ REGISTRY: dict[str, Entry] = {
     "eq-ce-mean-loss": Entry("batch", lambda w, i: _mean_ce(w)),
     "eq-ce-grad-W": Entry("batch", lambda w, i: _grad(_mean_ce(w), w.values["W"])),
     "eq-ce-grad-b": Entry("batch", lambda w, i: _grad(_mean_ce(w), w.values["b"])),
+    # ---- 07 Second derivatives
+    "eq-lse-grad": Entry("softmax", lambda w, i: _softmax(w)[i["i"]], "the gradient of log-sum-exp"),
+    "eq-lse-hessian": Entry("softmax", lambda w, i: sp.hessian(S.log_sum_exp_expr(w.n), w.values["x"]),
+                            "sympy's Hessian of log-sum-exp"),
+    "eq-softmax-second": Entry("softmax", lambda w, i: S.second_partial(i["j"], i["i"], i["k"], w.n),
+                               "T_jik, sympy's second derivative of softmax"),
+    "eq-softmax-second-directional": Entry(
+        "softmax", lambda w, i: sum(S.second_partial(i["j"], p, q, w.n) * w.values["u"][p] * w.values["v"][q]
+                                    for p in range(w.n) for q in range(w.n)),
+        "T contracted with the directions u and v"),
+    "eq-ce-hessian": Entry("cross_entropy", lambda w, i: sp.hessian(_ce_loss(w), w.values["x"]),
+                           "t sums to 1"),
+    "eq-ce-hessian-quadratic": Entry(
+        "cross_entropy",
+        lambda w, i: (w.values["v"].T * sp.hessian(_ce_loss(w), w.values["x"]) * w.values["v"])[0, 0],
+        "v is any real vector; t sums to 1"),
+    "eq-regression-hessian": Entry(
+        "batch", lambda w, i: sp.diff(_mean_ce(w), w.values["W"][i["j"], i["p"]], w.values["W"][i["k"], i["q"]]),
+        "second derivatives of the mean loss in the weights; small sizes keep the check fast",
+        sizes={"N": 1, "d": 2, "n": 2}),
     # ---- 08 Notes on the original derivation (appendix)
     "eq-notes-quotient-ii": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                                   "the quotient rule before simplifying, for i = j",

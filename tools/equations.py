@@ -683,7 +683,7 @@ def _fill(point: dict, symbols, values) -> None:
 def softmax_world(n: int = 3) -> World:
     """x in R^n, beta, y = softmax(beta x) (softmax_lib.symbolic), the Jacobian J, an
     upstream gradient delta (also written g) held constant with L = <delta, y>, and
-    a constant c, a vector v and the temperature tau = 1/beta for identities."""
+    a constant c, direction vectors u and v and the temperature tau = 1/beta for identities."""
     from softmax_lib import symbolic as S
 
     x = _vector(S.logit_symbols(n))
@@ -691,16 +691,17 @@ def softmax_world(n: int = 3) -> World:
     ydef = sp.Matrix(S.softmax_exprs(n))
     delta = _vector(sp.symbols(f"delta_0:{n}", real=True))
     v = _vector(sp.symbols(f"v_0:{n}", real=True))
+    u = _vector(sp.symbols(f"u_0:{n}", real=True))
     c = sp.Symbol("c", real=True)
     values = {
         "x": x, "beta": S.beta, "y": ysym, "delta": delta, "g": delta,
         "L": (delta.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
-        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "tau": 1 / S.beta,
+        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "u": u, "tau": 1 / S.beta,
     }
 
     def sample(rng):
         point = {S.beta: _positive(rng), c: float(rng.normal())}
-        for vec in (x, delta, v):
+        for vec in (x, delta, v, u):
             _fill(point, vec, rng.normal(size=n))
         return point
 
