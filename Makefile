@@ -14,7 +14,7 @@ help:
 	@echo "make book   re-execute stale chapters, then build the site into _build/html (warnings are errors)"
 	@echo "make site   build the site from the stored outputs only (executes nothing)"
 	@echo "make test   unit, property, doctest and notebook (nbval, also on two emulated CPUs) tests, and the site in a browser"
-	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make lab    serve the chapters in JupyterLab on PORT (default 8888), no browser opened"
 	@echo "make notebooks  re-execute the chapters whose code or softmax_lib changed"
 	@echo "make clean  remove the build, the venv and caches"
 	@echo "make bench  time softmax_lib against scipy and torch (a benchmark, not a test)"
@@ -72,9 +72,15 @@ test: $(STAMP) $(MATHJAX)
 equations: $(STAMP)
 	$(BIN)/python tools/equations.py
 
-# JupyterLab refuses to start as root (a container, CI) unless told it may.
+# The chapters in JupyterLab, rendered by jupyterlab-myst (math, references, exercises,
+# proofs, computed numbers), on http://localhost:$(PORT)/ without opening a browser: open the
+# URL it prints (with its token). `make lab PORT=9999` picks another port; a port in use is
+# an error, not a silent move to the next one. JupyterLab refuses to start as root (a
+# container, CI) unless told it may.
+PORT ?= 8888
 lab: $(STAMP)
-	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --no-browser --ServerApp.root_dir=book --ServerApp.port=$(PORT) \
+	  --ServerApp.port_retries=0 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lock:
 	$(BIN)/uv pip compile requirements.in --python-version 3.10 --universal -o requirements.txt
