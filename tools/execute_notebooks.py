@@ -122,7 +122,7 @@ def stale_reason(path: Path, shared: str) -> str | None:
                 f"or other pins: {FIX}")
     gaps = inline_eval.missing(nb)
     if gaps:
-        return f"{shown(path)}: inline expressions without a stored result ({gaps[0]!r}): {FIX}"
+        return f"{shown(path)}: inline expressions without a stored result ({{eval}}`{gaps[0]}`): {FIX}"
     return None
 
 
