@@ -118,8 +118,6 @@ REGISTRY: dict[str, Entry] = {
     "eq-notes-quotient-ij": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                                   "the quotient rule before simplifying, for i != j",
                                   where=lambda i: i["i"] != i["j"]),
-    "eq-notes-row-sum": Entry("softmax", lambda w, i: sum(S.partial_derivative(i["j"], k, w.n)
-                                                            for k in range(w.n))),
     # ---- 07 Making softmax fast
     "eq-online-merge": Entry("online", lambda w, i: w.values["d"],
                              "the merge rule; m_A, m_B and M are any references"),
