@@ -2,6 +2,27 @@
 
 The library behind the softmax textbook. Every chapter imports it; every
 function is tested, with numpydoc docstrings whose examples run as doctests.
+This file only re-exports the public API. Where things live:
+
+==================  =====================================================
+``_softmax.py``     softmax, log_softmax: checks and layout (chapter "Softmax")
+``_kernel.py``      the numerics of a block of rows, the one copy: shift,
+                    tail correction, sums, normaliser check (imports nothing
+                    from the package)
+``_fast.py``        the blocked, threaded driver for large arrays (same kernel)
+``_jacobian.py``    softmax_partial, softmax_jacobian, softmax_vjp,
+                    softmax_beta_grad (chapters 3 to 5)
+``_linear.py``      linear, linear_backward (chapter "The chain rule")
+``_losses.py``      cross_entropy, cross_entropy_grad (chapter "Backpropagation")
+``_numerical.py``   numerical_jacobian, the finite-difference check
+``_checks.py``      input checks shared by every public function
+``tuning.py``       public: the fast path's knobs, for chapter 9's experiments
+``symbolic.py``     public: sympy derivations
+``plotting.py``     public: the book's figure style
+==================  =====================================================
+
+Masked arrays (``numpy.ma``) are refused with a TypeError by every function:
+the arithmetic would silently drop the mask. Fill the masked entries first.
 """
 
 from ._jacobian import softmax_beta_grad, softmax_jacobian, softmax_partial, softmax_vjp

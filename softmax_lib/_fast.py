@@ -1,48 +1,48 @@
-"""Fast kernels for softmax, log-softmax and the softmax VJP on large arrays.
+"""The blocked, threaded driver for softmax, log-softmax and the softmax VJP on large arrays.
 
-The public functions in ``softmax.py`` and ``jacobian.py`` are the readable
-reference. For a large C-contiguous array reduced over its last axis they call
-the kernels here instead, which compute the same numbers (bit for bit: they
-do the same floating-point operations in the same order; the tests demand at
-most 2 ulp) with far less memory traffic. Chapter "Making softmax
-fast" explains every idea used below.
+The numerics live in ``_kernel.py``; this module only decides which rows go
+together and which thread computes them. It receives C-contiguous 2-D arrays
+(one row per slice: ``_softmax.py`` and ``_jacobian.py`` move the softmax axis
+last first) and calls the same kernel functions as the simple path, so the
+results are the same bits. The chapter "Making softmax fast" explains every
+idea used below.
 
 * **Blocks.** The rows are cut into blocks of about :data:`BLOCK_BYTES`, so
   that all the steps of one block (max, shift, exp, sum, divide) run while the
   block sits in the core's cache: x is read from memory once and y written
-  once, where the reference streams several whole temporaries.
+  once, where one pass per step would stream whole temporaries.
 * **Short rows** (at most :data:`SHORT_ROW` entries) are transposed inside the
   cache first, so that every ufunc runs over long contiguous columns instead
   of calling its inner loop once per tiny row.
 * **Long rows** (more than one block) are cut into column blocks that follow
   the tree of numpy's pairwise summation, so the per-row sums are the same
-  bits as ``np.sum`` over the whole row. The online-softmax merge rule
-  (Milakov & Gimelshein 2018) would save one read of each long row but
-  changes the rounding of the normaliser; ``_long_rows_softmax`` says why it
-  is not used here.
-* **Threads.** Blocks run on a thread pool (numpy's ufuncs release the GIL).
-  The environment variable ``SOFTMAX_LIB_NUM_THREADS`` sets its size; the
-  default is ``os.cpu_count()``. The blocks depend only on the shape and the
-  dtype, never on the thread count, and each block is computed by one thread
-  in a fixed order, so the result is the same bits for any thread count.
+  bits as ``np.sum`` over the whole row.
+* **Threads.** Blocks run on one thread pool per process (numpy's ufuncs
+  release the GIL). ``SOFTMAX_LIB_NUM_THREADS`` sets how many threads a call
+  uses; the default is the number of CPUs the process may run on. The pool
+  grows to the largest count asked for and never multiplies; a forked child
+  starts a fresh one. Every call allocates its own temporaries, so a call
+  made from a signal handler in the middle of another cannot disturb it. If
+  the caller raises (an interrupt, say), the blocks not yet started are
+  cancelled and the helpers stop after their current block.
 
-No kernel checks its input: each returns the per-row normaliser (or
-``<g, y>`` for the VJP), which NaN, +inf after scaling and an all-masked row
-all make non-finite, and the caller hands it to the same check as the
-reference path. That costs no extra pass over the data.
+The blocks depend only on the shape and the dtype, never on the thread
+count, and each block is computed by one thread in a fixed order, so the
+result is the same bits for any thread count.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-#: Arrays smaller than this many bytes take the simple path (no threads, no blocks):
-#: below it the simple path's temporaries stay in the caches and blocking gains nothing.
-MIN_BYTES = 1 << 22
+from . import _kernel
+
+#: Arrays of at least this many bytes take the blocked, threaded path.
+MIN_BYTES = 1 << 20
 #: Bytes of x per block: the blocks of x, y and at most one more (g for the VJP, the
 #: exponentials for log-softmax) fit together in a 2 MB level-2 cache.
 BLOCK_BYTES = 1 << 19
@@ -51,93 +51,100 @@ SHORT_ROW = 32
 #: The environment variable that sets the number of threads.
 THREADS_ENV = "SOFTMAX_LIB_NUM_THREADS"
 
-_PW_BLOCK = 128  # numpy's pairwise summation adds runs of at most 128 entries directly
+
+def applies(x: np.ndarray, axis: int = -1) -> bool:
+    """Whether the blocked, threaded path computes softmax of ``x`` (any axis, any layout)."""
+    return x.nbytes >= MIN_BYTES and x.dtype.char in "fd"
 
 
-def applies(x: np.ndarray, axis: int) -> bool:
-    """Whether the fast kernels handle ``x`` reduced along ``axis``.
+# ---------------------------------------------------------------- the thread count
 
-    Only large, C-contiguous float32/float64 arrays reduced over their last
-    axis: there numpy's own reductions sum each row pairwise, which the
-    kernels reproduce. Any other axis or layout takes the reference path.
-    """
-    return (
-        x.nbytes >= MIN_BYTES
-        and axis == x.ndim - 1
-        and x.dtype in (np.float32, np.float64)
-        and x.flags.c_contiguous
-    )
+_UNREAD = object()
+_env_cache: tuple[object, int] = (_UNREAD, 0)  # (the variable's text or None, its thread count)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
+# os.environ.get raises and catches a KeyError when the variable is unset, which costs
+# as much as a ufunc call on a small array; CPython's mapping behind it is read directly.
+_ENV_DATA = getattr(os.environ, "_data", None)
+_ENV_KEY = os.environ.encodekey(THREADS_ENV) if hasattr(os.environ, "encodekey") else THREADS_ENV
 
 
 def num_threads() -> int:
-    """The thread count: ``$SOFTMAX_LIB_NUM_THREADS``, else the number of cores."""
-    value = os.environ.get(THREADS_ENV, "").strip()
+    """The thread count: ``$SOFTMAX_LIB_NUM_THREADS``, else the CPUs this process may run on.
+
+    Every public function reads it, whatever the size of its input, so a bad
+    value is the same ValueError everywhere.
+    """
+    global _env_cache
+    raw = _ENV_DATA.get(_ENV_KEY) if _ENV_DATA is not None else os.environ.get(THREADS_ENV)
+    cached = _env_cache
+    if raw == cached[0]:
+        return cached[1]
+    raw_text = raw.decode() if isinstance(raw, bytes) else raw
+    value = (raw_text or "").strip()
     if not value:
-        return os.cpu_count() or 1
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
+        count = _cpus()
+    else:
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
+    _env_cache = (raw, count)
     return count
 
 
-# ---------------------------------------------------------------- the partition
+# ---------------------------------------------------------------- one pool per process
 
-def _rows_per_block(n: int, itemsize: int) -> int:
-    return max(1, BLOCK_BYTES // (n * itemsize))
+class _Pool:
+    """Daemon threads taking jobs from one queue; it only ever grows."""
 
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
 
-def _pairwise_tree(start: int, stop: int, leaf: int):
-    """Split ``[start, stop)`` as numpy's pairwise sum does, down to leaves of at most ``leaf`` entries.
+    def grow(self, count: int) -> None:
+        while len(self.threads) < count:
+            thread = threading.Thread(target=self._serve, daemon=True,
+                                      name=f"softmax_lib_{len(self.threads)}")
+            thread.start()
+            self.threads.append(thread)
 
-    numpy sums n > 128 entries as the sum of the first n2 and the last n - n2,
-    with n2 = n // 2 rounded down to a multiple of 8. A leaf is a ``(start,
-    stop)`` pair and a node a ``[left, right]`` list; ``np.sum`` over a leaf
-    returns exactly the partial sum numpy forms for that subtree.
-    """
-    n = stop - start
-    if n <= max(leaf, _PW_BLOCK):
-        return (start, stop)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return [_pairwise_tree(start, start + n2, leaf), _pairwise_tree(start + n2, stop, leaf)]
-
-
-def _leaves(tree):
-    if isinstance(tree, tuple):
-        yield tree
-    else:
-        yield from _leaves(tree[0])
-        yield from _leaves(tree[1])
+    def _serve(self) -> None:
+        while True:
+            self.jobs.get()()
 
 
-# ---------------------------------------------------------------- thread pool and scratch memory
-
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-_local = threading.local()
+_pool: _Pool | None = None
+_pool_lock = threading.Lock()
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
-    with _pools_lock:
-        if threads not in _pools:
-            _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="softmax_lib")
-        return _pools[threads]
+def _helpers(count: int) -> _Pool:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = _Pool()
+        _pool.grow(count)
+        return _pool
 
 
-def _scratch(slot: int, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """A per-thread buffer, reused across calls (fresh pages would cost page faults)."""
-    buffers = getattr(_local, "buffers", None)
-    if buffers is None:
-        buffers = _local.buffers = {}
-    size = int(np.prod(shape))
-    key = (slot, np.dtype(dtype))
-    buf = buffers.get(key)
-    if buf is None or buf.size < size:
-        buf = buffers[key] = np.empty(size, dtype)
-    return buf[:size].reshape(shape)
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of its parent's threads: start a new pool when asked."""
+    global _pool, _pool_lock, _env_cache
+    _pool, _pool_lock = None, threading.Lock()
+    _env_cache = (_UNREAD, 0)  # the child may run on other CPUs
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _ufunc_bufsize(n: int) -> int:
@@ -150,181 +157,107 @@ def _ufunc_bufsize(n: int) -> int:
     longer than a row it runs one row at a time, straight from memory.
     numpy wants a multiple of 16; the buffer size changes no result.
     """
-    return min(np.getbufsize(), max(16, n - n % 16))
+    return min(8192, max(16, n - n % 16))
 
 
 def _run(task, units: list, threads: int, bufsize: int | None = None) -> None:
-    """Call ``task(unit)`` for every unit, on ``threads`` threads.
+    """Call ``task(unit)`` for every unit, on ``threads`` threads; the caller works too.
 
     The units (row blocks or rows) are the partition of the work; which
-    thread computes a unit does not change any result. The calling thread
-    works too, taking units from the same queue as ``threads - 1`` pool
-    threads: on a busy machine a pool thread may start late, and then the
-    caller simply does more of the work instead of waiting for it.
-    ``bufsize``, if given, is the ufunc buffer size while the tasks run.
+    thread computes a unit does not change any result. Whoever is free takes
+    the next unit, so a thread that the machine pauses holds up at most one.
+    If any thread raises, no further unit starts; the caller waits for the
+    helpers' current units to finish (they write into the output), then
+    raises the first error. Helper jobs that start after the call has ended
+    return at once. ``bufsize``, if given, is the ufunc buffer size while the
+    tasks run (numpy 2 restores it when the ``errstate`` block ends).
     """
-    def work(chunks, lock):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    state = {"next": 0, "cancelled": False, "closed": False, "active": 0, "error": None}
+    cond = threading.Condition()
+
+    def work() -> None:
+        with np.errstate(all="ignore"):
             if bufsize is not None:
-                np.setbufsize(bufsize)  # for this thread; leaving errstate restores it
+                np.setbufsize(bufsize)
             while True:
-                with lock:
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    return
-                for unit in chunk:
-                    task(unit)
+                with cond:
+                    i = state["next"]
+                    if state["cancelled"] or i >= len(units):
+                        return
+                    state["next"] = i + 1
+                task(units[i])
 
     if threads == 1 or len(units) == 1:
-        work(iter([units]), threading.Lock())
+        work()
         return
-    # One unit per chunk: whoever is free takes the next block, so a thread that
-    # the machine pauses holds up at most one block.
-    chunks = iter([[unit] for unit in units])
-    lock = threading.Lock()
-    helpers = [_pool(threads - 1).submit(work, chunks, lock) for _ in range(threads - 1)]
-    work(chunks, lock)
-    for helper in helpers:
-        if not helper.cancel():  # a helper that never started has nothing left to do
-            helper.result()
 
+    def helper() -> None:
+        with cond:
+            if state["closed"]:
+                return
+            state["active"] += 1
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            with cond:
+                state["cancelled"] = True
+                if state["error"] is None:
+                    state["error"] = exc
+        finally:
+            with cond:
+                state["active"] -= 1
+                cond.notify_all()
 
-# ---------------------------------------------------------------- per-block steps
-# Every step reduces along ``ax``: 1 for a block of rows, 0 for a transposed block.
-
-def _row_sum(e: np.ndarray, ax: int) -> np.ndarray:
-    """``np.sum(e, axis=ax, keepdims=True)``, for ax = 0 in the order numpy sums a row.
-
-    For ax = 1 this is ``np.sum`` itself. For a transposed block (ax = 0,
-    n <= 128 rows) it repeats numpy's pairwise summation of one row with
-    whole-column operations: fewer than 8 entries are added in turn; else 8
-    accumulators take every 8th entry, are added as a tree, then the rest.
-    """
-    if ax == 1:
-        return np.add.reduce(e, axis=1, keepdims=True)  # np.sum, minus its Python wrapper
-    n = e.shape[0]
-    assert n <= _PW_BLOCK, "numpy splits longer rows in two before summing"
-    total = np.zeros((1,) + e.shape[1:], e.dtype)
-    if n < 8:
-        for i in range(n):
-            total += e[i]
-        return total
-    acc = e[:8].copy()
-    stop = n - n % 8
-    for i in range(8, stop, 8):
-        acc += e[i:i + 8]
-    np.add(acc[0::2], acc[1::2], out=acc[0::2])  # r0 + r1, r2 + r3, r4 + r5, r6 + r7
-    np.add(acc[0::4], acc[2::4], out=acc[0::4])  # (r0 + r1) + (r2 + r3), (r4 + r5) + (r6 + r7)
-    acc[0] += acc[4]
-    for i in range(stop, n):
-        acc[0] += e[i]
-    total += acc[0]
-    return total
-
-
-def _reference(xb: np.ndarray, beta: float, ax: int) -> np.ndarray:
-    """The per-row reference logit: max for beta > 0, min for beta < 0, 0 for beta = 0."""
-    if beta == 0.0:
-        return np.zeros((1, 1), xb.dtype)
-    if beta > 0:
-        return np.maximum.reduce(xb, axis=ax, keepdims=True)
-    return np.minimum.reduce(xb, axis=ax, keepdims=True)
-
-
-def _shift(xb: np.ndarray, ref: np.ndarray, beta: float, out: np.ndarray) -> np.ndarray:
-    """``out = beta * (xb - ref)`` exactly as ``softmax._shifted_logits`` forms it."""
-    if beta == 0.0:
-        return np.multiply(xb, 0.0, out=out)
-    if abs(beta) >= 1.0:
-        np.subtract(xb, ref, out=out)
-        if beta != 1.0:  # multiplying by 1 changes no bit
-            out *= beta
-    else:  # halves, so that xb - ref cannot overflow (see _shifted_logits)
-        np.multiply(xb, 0.5, out=out)
-        out -= ref * 0.5
-        out *= 2.0 * beta
-    return out
-
-
-def _tail(xb, ref, a, beta):
-    """The reference's correction of exponents far in the tail (``softmax.tail_residual``).
-
-    Most blocks have no exponent below -TAIL; one ``min`` over the block (in
-    the cache) finds that out faster than the reference's full test.
-    """
-    from ._softmax import TAIL, tail_residual  # here: softmax.py imports this module
-
-    if beta == 0.0 or np.minimum.reduce(a, axis=None) >= -TAIL:
-        return None
-    return tail_residual(xb, ref, a, beta)
-
-
-def _correct_tail(y, tail):
-    if tail is not None:
-        index, r = tail
-        y[index] += y[index] * r
-
-
-def _softmax_block(xb, ob, beta, ax, log):
-    """Softmax (or log-softmax) of one block into ``ob``; returns its normalisers."""
-    ref = _reference(xb, beta, ax)
-    a = _shift(xb, ref, beta, out=ob)
-    if log:
-        e = np.exp(a, out=_scratch(1, a.shape, a.dtype))
-        s = _row_sum(e, ax)
-        a -= np.log(s)
-    else:
-        tail = _tail(xb, ref, a, beta)
-        np.exp(a, out=a)
-        s = _row_sum(a, ax)
-        a /= s
-        _correct_tail(a, tail)
-    return s
-
-
-def _vjp_block(yb, gb, ob, beta, ax):
-    """``ob = beta * y * (g - <g, y>)`` for one block; returns ``<g, y>`` per row.
-
-    The products ``g * y`` go into ``ob`` itself, which the next line
-    overwrites: a separate scratch block would be a fourth block competing
-    for the cache, and measurably slower.
-    """
-    dot = _row_sum(np.multiply(gb, yb, out=ob), ax)
-    np.subtract(gb, dot, out=ob)
-    ob *= yb
-    if beta != 1.0:
-        ob *= beta
-    return dot
+    pool = _helpers(threads - 1)
+    for _ in range(threads - 1):
+        pool.jobs.put(helper)
+    try:
+        work()
+    except BaseException:
+        with cond:
+            state["cancelled"] = True
+        raise
+    finally:
+        with cond:
+            state["closed"] = True
+            while state["active"]:
+                cond.wait()
+    if state["error"] is not None:
+        raise state["error"]
 
 
 # ---------------------------------------------------------------- rows that fit in a block
 
-def _blocked_rows(kernel, inputs, out, per_row, threads):
-    """Apply ``kernel(*input_blocks, out_block, ax)`` to blocks of rows.
+def _rows_per_block(n: int, itemsize: int) -> int:
+    return max(1, BLOCK_BYTES // (n * itemsize))
 
-    ``per_row[r]`` receives the kernel's per-row result (normaliser or dot).
-    Short rows are transposed into scratch buffers inside the cache first.
+
+def _blocked_rows(kernel, inputs, out, threads):
+    """Apply ``kernel(*input_blocks, out_block, ax)`` to blocks of rows; return its results.
+
+    Short rows are transposed into temporaries inside the cache first (each
+    call makes its own: nothing is shared with another call).
     """
     rows, n = out.shape
     step = _rows_per_block(n, out.itemsize)
     short = n <= SHORT_ROW
+    starts = list(range(0, rows, step))
+    results = [None] * len(starts)
 
-    def task(r0):
+    def task(k):
+        r0 = starts[k]
         r1 = min(r0 + step, rows)
         if not short:
-            per_row[r0:r1] = kernel(*(a[r0:r1] for a in inputs), out[r0:r1], 1)
+            results[k] = kernel(*(a[r0:r1] for a in inputs), out[r0:r1], -1)
             return
-        cols = []
-        for slot, a in enumerate(inputs, start=2):
-            t = _scratch(slot, (n, r1 - r0), a.dtype)
-            np.copyto(t, a[r0:r1].T)
-            cols.append(t)
-        ot = _scratch(0, (n, r1 - r0), out.dtype)
-        per_row[r0:r1] = kernel(*cols, ot, 0).T
+        cols = [np.ascontiguousarray(a[r0:r1].T) for a in inputs]
+        ot = np.empty((n, r1 - r0), out.dtype)
+        results[k] = kernel(*cols, ot, 0)
         np.copyto(out[r0:r1], ot.T)
 
     bufsize = None if short else _ufunc_bufsize(n)  # transposed blocks broadcast no row value
-    _run(task, list(range(0, rows, step)), threads, bufsize)
+    _run(task, list(range(len(starts))), threads, bufsize)
+    return results
 
 
 # ---------------------------------------------------------------- rows longer than a block
@@ -332,109 +265,103 @@ def _blocked_rows(kernel, inputs, out, per_row, threads):
 def _long_rows_softmax(x, out, beta, log, norm, threads):
     """Softmax of rows longer than a block, one row per task, in three sweeps.
 
-    1. the row's reference logit M (its max, or its min for beta < 0);
-    2. ``exp(beta (x - M))`` block by block, each block summed while it is
-       in the cache, the sums added in the order of numpy's pairwise tree so
-       that the normaliser is the reference's to the last bit (for softmax the
-       exponentials go straight into ``out``; log-softmax needs only their sum);
-    3. the division by the normaliser (for log-softmax: ``beta (x - M) - log s``).
+    1. the row's reference logit (its max, or its min for beta < 0);
+    2. ``exp(beta (x - x_ref))`` block by block, each block summed while it
+       is in the cache, the sums added in the order of numpy's pairwise tree
+       so that the normaliser is the simple path's to the last bit (for
+       softmax the exponentials go straight into ``out``; log-softmax needs
+       only their sum);
+    3. the division by the normaliser (for log-softmax: ``a - log s``).
 
-    The online merge rule would fold sweeps 1 and 2 into one, but each block
-    would then sum its own ``exp(beta (x - m_block))``, and the rescaled sums
-    round differently: up to 3 ulp away from the reference in y (see the
-    chapter "Making softmax fast").
+    The online merge rule (chapter "Attention") would fold sweeps 1 and 2
+    into one, but each block would then sum its own ``exp(beta (x - m_block))``,
+    and the rescaled sums round differently from the simple path.
     """
     rows, n = x.shape
-    tree = _pairwise_tree(0, n, BLOCK_BYTES // x.itemsize)
+    tree = _kernel.pairwise_tree(0, n, max(1, BLOCK_BYTES // x.itemsize))
 
     def total(xb, ob, ref, node, tails):
         if isinstance(node, list):
             return total(xb, ob, ref, node[0], tails) + total(xb, ob, ref, node[1], tails)
         a, b = node
-        dest = _scratch(1, (1, b - a), x.dtype) if log else ob[:, a:b]
-        shifted = _shift(xb[:, a:b], ref, beta, out=dest)
+        dest = np.empty((1, b - a), x.dtype) if log else ob[:, a:b]
+        shifted = _kernel.shift(xb[:, a:b], ref, beta, out=dest)
         if not log:
-            tails.append((a, b, _tail(xb[:, a:b], ref, shifted, beta)))
+            tails.append((a, b, _kernel.tail_residual(xb[:, a:b], ref, shifted, beta)))
         e = np.exp(shifted, out=dest)
-        return np.add.reduce(e, axis=1, keepdims=True)
+        return _kernel.row_sum(e, -1)
 
     def task(r):
         xb, ob = x[r:r + 1], out[r:r + 1]
-        ref = _reference(xb, beta, 1)
+        ref = _kernel.reference(xb, beta, -1) if beta != 0.0 else None
         tails = []
         s = total(xb, ob, ref, tree, tails)  # NaN for NaN, +inf after scaling, or all masked
         if log:
-            _shift(xb, ref, beta, out=ob)
-            ob -= np.log(s)
+            for a, b in _kernel.leaves(tree):
+                o = _kernel.shift(xb[:, a:b], ref, beta, out=ob[:, a:b])
+                np.subtract(o, np.log(s), out=o)
         else:
-            ob /= s
+            np.divide(ob, s, out=ob)
             for a, b, tail in tails:
-                _correct_tail(ob[:, a:b], tail)
+                _kernel.correct_tail(ob[:, a:b], tail)
         norm[r] = s[0]
 
     _run(task, list(range(rows)), threads)
 
 
-def _long_rows_vjp(y, g, out, beta, dots, threads):
-    """The VJP of rows longer than a block: one pass for <g, y>, one for the output."""
+def _long_rows_vjp(y, g, out, beta, threads) -> float:
+    """The VJP of rows longer than a block: one sweep for <g, y>, one for the output."""
     rows, n = y.shape
-    tree = _pairwise_tree(0, n, BLOCK_BYTES // y.itemsize)
+    tree = _kernel.pairwise_tree(0, n, max(1, BLOCK_BYTES // y.itemsize))
+    totals = [0.0] * rows
 
     def dot(yb, gb, node):
         if isinstance(node, list):
             return dot(yb, gb, node[0]) + dot(yb, gb, node[1])
         a, b = node
-        prod = np.multiply(gb[:, a:b], yb[:, a:b], out=_scratch(1, (1, b - a), y.dtype))
-        return np.add.reduce(prod, axis=1, keepdims=True)
+        return _kernel.row_sum(np.multiply(gb[:, a:b], yb[:, a:b]), -1)
 
     def task(r):
         yb, gb, ob = y[r:r + 1], g[r:r + 1], out[r:r + 1]
-        total = dot(yb, gb, tree)
-        for a, b in _leaves(tree):
-            o = np.subtract(gb[:, a:b], total, out=ob[:, a:b])
-            o *= yb[:, a:b]
+        d = dot(yb, gb, tree)
+        check = 0.0
+        for a, b in _kernel.leaves(tree):
+            o = np.subtract(gb[:, a:b], d, out=ob[:, a:b])
+            np.multiply(o, yb[:, a:b], out=o)
             if beta != 1.0:
-                o *= beta
-        dots[r] = total[0]
+                np.multiply(o, beta, out=o)
+            check += float(np.add.reduce(o, axis=None))
+        totals[r] = check
 
     _run(task, list(range(rows)), threads)
+    return sum(totals)
 
 
 # ---------------------------------------------------------------- entry points
 
-def _as_rows(x: np.ndarray) -> np.ndarray:
-    return x.reshape(-1, x.shape[-1])
+def softmax_rows(x: np.ndarray, out: np.ndarray, beta: float, log: bool, threads: int) -> np.ndarray:
+    """Softmax (or log-softmax) of each row of the C-contiguous 2-D ``x`` into ``out``.
 
-
-def softmax(x: np.ndarray, beta: float, log: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax (or log-softmax) of ``beta * x`` over the last axis.
-
-    Returns ``(y, s)``: the result and the per-row normalisers ``sum exp(a)``
-    with the last axis kept, for ``softmax.check_normaliser``.
+    Returns the per-row normalisers ``sum exp(a)``, shape (rows, 1), for
+    ``_kernel.check_normaliser``.
     """
-    rows = _as_rows(x)
-    out = np.empty_like(x)
-    norm = np.empty((rows.shape[0], 1), x.dtype)
-    threads = num_threads()
-    if x.shape[-1] * x.itemsize <= BLOCK_BYTES:
+    rows, n = x.shape
+    if n * x.itemsize <= BLOCK_BYTES:
         def kernel(xb, ob, ax):
-            return _softmax_block(xb, ob, beta, ax, log)
-        _blocked_rows(kernel, [rows], _as_rows(out), norm, threads)
-    else:
-        _long_rows_softmax(rows, _as_rows(out), beta, log, norm, threads)
-    return out, norm.reshape(x.shape[:-1] + (1,))
+            return _kernel.softmax_block(xb, ob, beta, ax, log)[1]
+        parts = _blocked_rows(kernel, [x], out, threads)
+        if n <= SHORT_ROW:  # transposed blocks return one normaliser per column
+            parts = [p.T for p in parts]
+        return np.concatenate(parts, axis=0)
+    norm = np.empty((rows, 1), x.dtype)
+    _long_rows_softmax(x, out, beta, log, norm, threads)
+    return norm
 
 
-def softmax_vjp(y: np.ndarray, g: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """``beta * y * (g - <g, y>)`` over the last axis; returns ``(dx, <g, y>)``."""
-    rows_y, rows_g = _as_rows(y), _as_rows(g)
-    out = np.empty_like(y)
-    dots = np.empty((rows_y.shape[0], 1), y.dtype)
-    threads = num_threads()
-    if y.shape[-1] * y.itemsize <= BLOCK_BYTES:
+def vjp_rows(y: np.ndarray, g: np.ndarray, out: np.ndarray, beta: float, threads: int) -> float:
+    """``beta * y * (g - <g, y>)`` for each row; returns the check sum of ``_kernel.vjp_block``."""
+    if y.shape[1] * y.itemsize <= BLOCK_BYTES:
         def kernel(yb, gb, ob, ax):
-            return _vjp_block(yb, gb, ob, beta, ax)
-        _blocked_rows(kernel, [rows_y, rows_g], _as_rows(out), dots, threads)
-    else:
-        _long_rows_vjp(rows_y, rows_g, _as_rows(out), beta, dots, threads)
-    return out, dots.reshape(y.shape[:-1] + (1,))
+            return _kernel.vjp_check(_kernel.vjp_block(yb, gb, ob, beta, ax)[0])
+        return sum(_blocked_rows(kernel, [y, g], out, threads))
+    return _long_rows_vjp(y, g, out, beta, threads)

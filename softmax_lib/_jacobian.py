@@ -11,9 +11,11 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _fast
-from ._checks import as_float_array, check_axis, check_beta, first_bad_slice
-from ._softmax import softmax
+import math
+
+from . import _fast, _kernel
+from ._checks import as_float_array, check_axis, check_beta
+from ._softmax import as_rows, from_rows, softmax
 
 
 def _check_index(k, n: int, name: str) -> int:
@@ -56,7 +58,13 @@ def softmax_partial(y: ArrayLike, j: int, i: int, beta: float = 1.0) -> float:
         If ``y`` is not one-dimensional or holds a value that is not finite.
     IndexError
         If ``j`` or ``i`` is out of range.
+    TypeError
+        If ``y`` is not numeric or is a numpy masked array (masks are not read: fill the masked entries
+        first, e.g. ``x.filled(-np.inf)``, which softmax gives probability 0).
 
+    See Also
+    --------
+softmax_jacobian : all the partials at once.
     Examples
     --------
     >>> from softmax_lib import softmax, softmax_partial
@@ -105,13 +113,18 @@ def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
     Raises
     ------
     ValueError, TypeError
-        As :func:`softmax`.
+        As :func:`softmax` (a numpy masked array is a TypeError).
 
     Notes
     -----
     Building J costs O(n^2) memory and time. To backpropagate, use
     :func:`softmax_vjp`, which costs O(n).
 
+    See Also
+    --------
+softmax_partial : one entry of J.
+softmax_vjp : the product ``grad @ J`` without building J.
+numerical_jacobian : the finite-difference check.
     Examples
     --------
     >>> from softmax_lib import softmax_jacobian
@@ -128,21 +141,31 @@ def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
     return jac
 
 
-def _check_dot(dot: np.ndarray, axis: int) -> None:
-    """Raise ValueError naming the first slice whose ``<grad, y>`` is not finite.
+def _careful_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray, beta: float,
+                 other: tuple[int, ...], axis: int) -> None:
+    """The VJP's slow path, taken when the cheap check found a non-finite value.
 
-    NaN or an infinite value anywhere in a slice of y or grad makes its
-    ``<grad, y>`` non-finite, so this check over the per-slice sums needs no
-    extra pass over the data.
+    ``y``, ``g`` and ``out`` are 2-D rows (one per slice). A slice of y or g
+    holding NaN or an infinite value is a ValueError naming the slice. Else
+    ``g - <g, y>`` overflowed although every input is finite: those rows are
+    computed again from ``g / 4`` and the result multiplied by 4 (both exact
+    for every float that is not subnormal), which cannot overflow where the
+    exact answer is finite (``|g - <g, y>| <= 2 max |g|`` for a probability
+    vector y).
     """
-    ok = np.isfinite(dot)
-    if not ok.all():
-        bad = ~np.squeeze(ok, axis=axis)
-        index = first_bad_slice(bad) if bad.ndim else ()
+    bad = ~(np.isfinite(y).all(axis=1) & np.isfinite(g).all(axis=1))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        index = tuple(int(i) for i in np.unravel_index(k, other)) if other else ()
         raise ValueError(
             f"softmax_vjp: the slice at index {index} along axis {axis} of y or grad holds "
             "NaN or an infinite value, so <grad, y> is not finite"
         )
+    rows = ~np.isfinite(out).all(axis=1)
+    if rows.any():
+        redo = _kernel.vjp_block(y[rows], g[rows] * 0.25, None, beta, -1)[0]
+        redo *= 4.0
+        out[rows] = redo
 
 
 def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -176,13 +199,23 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
         If the shapes differ, or a slice holds a value that is NaN or
         infinite (the message names the slice).
     TypeError
-        If an input is not numeric or ``beta`` is not a real number.
+        If an input is not numeric, ``beta`` is not a real number, or an
+        input is a numpy masked array (masks are not read: fill the masked entries
+        first, e.g. ``x.filled(-np.inf)``, which softmax gives probability 0).
 
     Notes
     -----
     J is never built: the product takes O(n) time and memory per slice,
-    where ``grad @ softmax_jacobian(x)`` takes O(n^2).
+    where ``grad @ softmax_jacobian(x)`` takes O(n^2). A finite exact
+    answer comes back finite: where ``g - <g, y>`` would overflow (``g``
+    near the largest float), the slice is computed again from ``g / 4`` and
+    the result multiplied by 4, both exact. Large arrays go through the
+    blocked, threaded path, with the same bits.
 
+    See Also
+    --------
+softmax_jacobian : the matrix this multiplies by, built explicitly.
+cross_entropy_grad : the gradient of softmax followed by cross-entropy.
     Examples
     --------
     >>> from softmax_lib import softmax, softmax_vjp
@@ -196,17 +229,42 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
     if yy.shape != g.shape:
         raise ValueError(f"y and grad must have the same shape, got {yy.shape} and {g.shape}")
     axis = check_axis(yy, axis, "y")
-    if _fast.applies(yy, axis) and g.dtype == yy.dtype and g.flags.c_contiguous:
-        out, dot = _fast.softmax_vjp(yy, g, beta)  # large arrays: blocked and threaded
-        _check_dot(dot, axis)
+    threads = _fast.num_threads()
+    if g.dtype != yy.dtype:
+        common = np.result_type(yy, g)
+        yy, g = yy.astype(common, copy=False), g.astype(common, copy=False)
+    if yy.size == 0:
+        return np.zeros_like(yy)
+    if (yy.nbytes < _fast.MIN_BYTES and axis == yy.ndim - 1 and yy.flags.c_contiguous
+            and g.flags.c_contiguous):
+        # small and contiguous: one kernel call, no reshaping; an overflow raises
+        token = _kernel.enter(_kernel.state_for_rows(_kernel.WATCH, yy.shape[-1])
+                              if yy.ndim > 1 else _kernel.WATCH)
+        try:
+            out, dot = _kernel.vjp_block(yy, g, None, beta, -1)
+            if math.isfinite(dot.item() if dot.size == 1 else np.add.reduce(dot, axis=None)):
+                return out
+        except FloatingPointError:
+            pass
+        finally:
+            _kernel.leave(token)
+        n = yy.shape[-1]
+        with _kernel.quiet():
+            out = _kernel.vjp_block(yy, g, None, beta, -1)[0]
+            _careful_vjp(yy.reshape(-1, n), g.reshape(-1, n), out.reshape(-1, n), beta,
+                         yy.shape[:-1], axis)
         return out
-    with np.errstate(invalid="ignore", over="ignore"):
-        dot = np.sum(g * yy, axis=axis, keepdims=True)
-    _check_dot(dot, axis)
-    out = np.subtract(g, dot)
-    out *= yy
-    out *= beta
-    return out
+    rows_y, moved = as_rows(yy, axis)
+    rows_g, _ = as_rows(g, axis)
+    out = np.empty_like(rows_y)
+    with _kernel.quiet():
+        if _fast.applies(rows_y):  # large arrays: blocked and threaded, the same bits
+            check = _fast.vjp_rows(rows_y, rows_g, out, beta, threads)
+        else:
+            check = _kernel.vjp_check(_kernel.vjp_block(rows_y, rows_g, out, beta, -1)[0])
+        if not math.isfinite(check):
+            _careful_vjp(rows_y, rows_g, out, beta, yy.shape[:axis] + yy.shape[axis + 1:], axis)
+    return from_rows(out, yy.shape, moved, axis)
 
 
 def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -237,7 +295,7 @@ def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.nda
     Raises
     ------
     ValueError, TypeError
-        As :func:`softmax`.
+        As :func:`softmax` (a numpy masked array is a TypeError).
 
     Notes
     -----
@@ -245,7 +303,14 @@ def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.nda
     equals ``softmax_jacobian(x, beta) @ x / beta`` for ``beta != 0``; this
     function costs O(n) per slice and also covers ``beta = 0``. A masked
     entry (``x_j = -inf`` with ``beta > 0``) has ``y_j = 0`` and derivative 0.
+    It is computed from halves, ``2 y (x/2 - <y, x/2>)``, the same bits
+    except for subnormals, so that a finite exact answer comes back finite
+    even where ``x - <y, x>`` overflows.
 
+    See Also
+    --------
+softmax : the function differentiated.
+softmax_jacobian : the derivative with respect to x.
     Examples
     --------
     >>> from softmax_lib import softmax_beta_grad
@@ -256,9 +321,16 @@ def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.nda
     """
     xx = as_float_array(x)
     y = softmax(xx, beta=beta, axis=axis)
-    # y_j x_j is 0 where y_j is 0, also for a masked x_j = -inf (0 * inf is NaN otherwise)
-    with np.errstate(invalid="ignore"):
-        weighted = np.where(y > 0, y * xx, 0.0)
+    axis = check_axis(xx, axis)
+    # From halves: y (x/2 - <y, x/2>) * 2 is y (x - <y, x>) to the last bit (halving is
+    # exact), but x/2 - <y, x/2> cannot overflow where x - <y, x> would (1.7e308 - -1.5e308).
+    # y_j x_j is 0 where y_j is 0, also for a masked x_j = -inf (0 * inf is NaN otherwise).
+    with _kernel.quiet():
+        half = np.multiply(xx, 0.5, dtype=y.dtype)
+        live = y > 0
+        weighted = np.where(live, y * half, 0.0)
         mean = np.sum(weighted, axis=axis, keepdims=True)
-        out = np.where(y > 0, y * (xx - mean), 0.0)
+        out = np.where(live, y * (half - mean), 0.0)
+        out *= 2.0
     return out.astype(y.dtype, copy=False)
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array
+from ._checks import as_float_array, refuse_nan
 
 
 def _check_layer(x: np.ndarray, W: np.ndarray) -> None:
@@ -40,8 +40,15 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the shapes do not fit; the message names them.
+        If the shapes do not fit (the message names them), or an input holds
+        NaN (the message names the input and the position).
+    TypeError
+        If an input is not numeric, or is a numpy masked array (fill the
+        masked entries first).
 
+    See Also
+    --------
+linear_backward : its gradients.
     Examples
     --------
     >>> from softmax_lib import linear
@@ -50,6 +57,8 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> np.ndarray:
     """
     xx, WW, bb = as_float_array(x, "x"), as_float_array(W, "W"), as_float_array(b, "b")
     _check_layer(xx, WW)
+    for arr, name in ((xx, "x"), (WW, "W"), (bb, "b")):
+        refuse_nan(arr, name)
     if bb.shape != (WW.shape[0],):
         raise ValueError(f"b must have shape (m,) = ({WW.shape[0]},) to match W of shape {WW.shape}, got {bb.shape}")
     return xx @ WW.T + bb
@@ -60,13 +69,13 @@ def linear_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Gradients of a scalar loss through :math:`y = W x + b`.
 
-    With :math:`\delta = \partial L / \partial y`:
+    With :math:`g = \partial L / \partial y` (``grad_y``), the upstream gradient:
 
     .. math::
 
-        \frac{\partial L}{\partial W} = \delta\, x^\top, \qquad
-        \frac{\partial L}{\partial b} = \delta, \qquad
-        \frac{\partial L}{\partial x} = W^\top \delta
+        \frac{\partial L}{\partial W} = g\, x^\top, \qquad
+        \frac{\partial L}{\partial b} = g, \qquad
+        \frac{\partial L}{\partial x} = W^\top g
 
     For a batch (rows of ``X`` and of ``G = grad_y``) the loss is the sum of
     the per-sample losses: ``grad_W = G^T X``, ``grad_b`` is ``G`` summed over
@@ -90,8 +99,16 @@ def linear_backward(
     Raises
     ------
     ValueError
-        If the shapes do not fit; the message names them.
+        If the shapes do not fit (the message names them), or an input holds
+        NaN (the message names the input and the position).
+    TypeError
+        If an input is not numeric, or is a numpy masked array (fill the
+        masked entries first).
 
+    See Also
+    --------
+linear : the forward pass.
+numerical_jacobian : the finite-difference check.
     Examples
     --------
     >>> from softmax_lib import linear_backward
@@ -107,6 +124,8 @@ def linear_backward(
     """
     xx, WW, gg = as_float_array(x, "x"), as_float_array(W, "W"), as_float_array(grad_y, "grad_y")
     _check_layer(xx, WW)
+    for arr, name in ((xx, "x"), (WW, "W"), (gg, "grad_y")):
+        refuse_nan(arr, name)
     expected = xx.shape[:-1] + (WW.shape[0],)
     if gg.shape != expected:
         raise ValueError(

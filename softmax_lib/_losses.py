@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, check_axis, check_beta
+from ._checks import as_float_array, check_axis, check_beta, reject_masked
 from ._softmax import log_softmax, softmax
 
 
 def _target_probabilities(target: ArrayLike, x: np.ndarray) -> np.ndarray:
     """Return the target as probability vectors of x's shape (one-hot for indices)."""
+    reject_masked(target, "target")
     t = np.asarray(target)
     n = x.shape[-1]
     if t.dtype.kind in "iu" and t.shape == x.shape[:-1]:
@@ -71,6 +72,9 @@ def cross_entropy(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np.ndar
         For a target of the wrong shape, a class index out of range,
         probabilities that are negative or do not sum to 1, and the bad
         logits :func:`softmax` refuses.
+    TypeError
+        If ``x`` or ``target`` is not numeric, or is a numpy masked array (masks are not read: fill the masked entries
+        first, e.g. ``x.filled(-np.inf)``, which softmax gives probability 0).
 
     Notes
     -----
@@ -78,6 +82,10 @@ def cross_entropy(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np.ndar
     extreme logits. Terms with ``t_k = 0`` are left out, so a masked logit
     (``-inf``) costs nothing unless the target puts mass on it.
 
+    See Also
+    --------
+cross_entropy_grad : its gradient.
+log_softmax : what it is computed from.
     Examples
     --------
     >>> from softmax_lib import cross_entropy
@@ -99,14 +107,18 @@ def cross_entropy_grad(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np
 
     .. math:: \frac{\partial L}{\partial x} = \beta\,(y - t), \qquad y = \operatorname{softmax}(\beta x)
 
-    Parameters are those of :func:`cross_entropy`; class indices are read as
-    one-hot vectors ``t``.
+    Parameters and errors are those of :func:`cross_entropy` (a numpy masked
+    array is a TypeError); class indices are read as one-hot vectors ``t``.
 
     Returns
     -------
     numpy.ndarray
         Of the shape of ``x``; each sample's gradient is that of its own loss.
 
+    See Also
+    --------
+cross_entropy : the loss.
+softmax_vjp : the general backward pass through softmax.
     Examples
     --------
     >>> from softmax_lib import cross_entropy_grad

@@ -1,164 +1,78 @@
-"""Softmax with an inverse temperature, and its logarithm.
+"""softmax and log_softmax: the public functions of the chapter "Softmax".
 
-The book's chapter "Softmax" explains the ideas used here: the shift by the
-largest logit, the inverse temperature ``beta`` and why log-softmax is
-computed directly rather than as ``log(softmax(x))``.
+This file holds the checks and the layout; the numbers come from
+``_kernel.py`` (one place for the shift, the tail correction and the
+normaliser check). A small array is one kernel call over all its rows; an
+array of at least ``tuning.min_bytes()`` goes to the blocked, threaded driver
+in ``_fast.py``, which calls the same kernel on each block, so both give the
+same bits. The softmax axis is moved last (a copy only when the slices are
+not contiguous already), so every slice is summed pairwise: numpy sums a
+strided axis sequentially, which costs hundreds of ulp on long slices.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _fast
-from ._checks import as_float_array, check_axis, check_beta, first_bad_slice
+from . import _fast, _kernel
+from ._checks import as_float_array, check_axis, check_beta
 
 
-def _reference_logit(x: np.ndarray, beta: float, axis: int) -> np.ndarray:
-    """The per-slice logit the exponent is measured from: max for beta > 0, min for beta < 0."""
-    if beta > 0:
-        return np.max(x, axis=axis, keepdims=True)
-    return np.min(x, axis=axis, keepdims=True)
+def as_rows(arr: np.ndarray, axis: int) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """``arr`` as a C-contiguous 2-D array, one row per slice along ``axis``.
 
-
-def _shifted_logits(x: np.ndarray, beta: float, axis: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return ``a = beta * (x - ref)``, every entry <= 0, and ``ref``.
-
-    ``ref`` is the largest entry of each slice when beta > 0 and the smallest
-    when beta < 0, so that the largest scaled logit becomes 0 and ``exp`` can
-    neither overflow nor lose every entry to underflow.
-
-    When |beta| < 1 the difference is formed from halves, ``2 beta (x/2 - ref/2)``:
-    ``x - ref`` can overflow for finite x (1e308 - (-1e308)) although
-    ``beta * (x - ref)`` is small, and halving is exact for every float that is
-    not subnormal. When |beta| >= 1 such an overflow only happens where the
-    exact result underflows to 0 anyway.
-
-    beta == 0 gives ``x * 0`` (and ``ref`` None): zeros, or NaN where x is NaN or
-    infinite, which the normaliser check then reports (0 * inf has no value).
+    Returns the rows and, when the axis had to be moved (a copy), the moved
+    shape that :func:`from_rows` needs to put it back.
     """
-    if beta == 0.0:
-        with np.errstate(invalid="ignore"):
-            return np.multiply(x, 0.0), None
-    ref = _reference_logit(x, beta, axis)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if abs(beta) >= 1.0:
-            a = np.subtract(x, ref)
-            a *= beta
-        else:
-            a = np.multiply(x, 0.5)
-            a -= ref * 0.5
-            a *= 2.0 * beta
-    return a, ref
+    n = arr.shape[axis]
+    if axis == arr.ndim - 1 and arr.flags.c_contiguous:
+        return arr.reshape(-1, n), None
+    moved = np.moveaxis(arr, axis, -1)
+    return np.ascontiguousarray(moved).reshape(-1, n), moved.shape
 
 
-#: Entries whose exponent lies below -TAIL get their rounding error corrected.
-#: Two roundings (of x - ref and of its product with beta) each perturb the
-#: exponent by up to |a| * u, and exp turns that into a relative error of up to
-#: |a| * 2u: about |a| ulp. Up to |a| = 24 that stays well inside the 64-ulp
-#: promise; further out :func:`tail_residual` supplies the lost bits.
-TAIL = 24.0
+def from_rows(out: np.ndarray, shape: tuple[int, ...], moved: tuple[int, ...] | None,
+              axis: int) -> np.ndarray:
+    """Undo :func:`as_rows` on a result (a view, no copy)."""
+    if moved is None:
+        return out.reshape(shape)
+    return np.moveaxis(out.reshape(moved), -1, axis)
 
 
-def _split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split floats into a high part with half the significand bits and an exact remainder.
-
-    Clearing the low bits through an integer view is exact for every finite
-    value, large ones included (Veltkamp's ``C * v`` trick would overflow).
-    """
-    info = np.finfo(v.dtype)
-    int_type = {8: np.int64, 4: np.int32}[v.dtype.itemsize]
-    low_bits = (info.nmant + 2) // 2
-    hi = (v.view(int_type) & int_type(~((1 << low_bits) - 1))).view(v.dtype)
-    return hi, v - hi
-
-
-def tail_residual(x: np.ndarray, ref: np.ndarray | None, a: np.ndarray, beta: float):
-    """Where ``a`` is far into the tail, the exact exponent minus the computed one.
-
-    The exact exponent is ``beta * (x - ref)``; ``a`` is its rounded value from
-    :func:`_shifted_logits`. Returns ``(index, r)`` with ``r = exact - a`` for the
-    entries with ``-inf < a < -TAIL`` (error-free transformations: TwoSum for the
-    difference, Dekker's product for the multiplication), or None when no entry
-    needs it. Since exp(a + r) = exp(a) (1 + r) to within r^2, multiplying those
-    outputs by ``1 + r`` restores full relative accuracy.
-    """
-    if ref is None or a.dtype.itemsize not in (4, 8) or a.dtype.kind != "f":
-        return None
-    with np.errstate(invalid="ignore"):
-        tail = (a < -TAIL) & (a > -np.inf)
-    if not tail.any():
-        return None
-    index = np.nonzero(tail)
-    xs = x[index]
-    rs = np.broadcast_to(ref, x.shape)[index]
-    b = beta
-    if abs(beta) < 1.0:                  # the same halves _shifted_logits used
-        xs, rs, b = xs * 0.5, rs * 0.5, 2.0 * beta
-    with np.errstate(over="ignore", invalid="ignore"):
-        d = xs - rs
-        back = d - xs                    # TwoSum: d + e == xs - rs exactly
-        e = (xs - (d - back)) + (-rs - back)
-        bb = np.asarray(b, dtype=a.dtype)
-        b_hi, b_lo = _split(bb.reshape(1))
-        d_hi, d_lo = _split(d)
-        ai = a[index]                    # Dekker: b * d == ai + p exactly (up to b_lo * d_lo)
-        p = ((b_hi * d_hi - ai) + b_hi * d_lo + b_lo * d_hi) + b_lo * d_lo
-        r = b * e + p
-    r[~np.isfinite(r)] = 0.0             # only where exp(a) is 0 anyway
-    return index, r
-
-
-def _describe_slice(index: tuple[int, ...], axis: int, ndim: int) -> str:
-    """``x[2, :]`` style name of the slice at ``index`` along ``axis``."""
-    if ndim == 1:
-        return "x"
-    parts = [str(i) for i in index]
-    parts.insert(axis, ":")
-    return f"x[{', '.join(parts)}]"
-
-
-def check_normaliser(s: np.ndarray, x: np.ndarray, beta: float, axis: int) -> None:
-    """Raise ValueError if a slice's normaliser ``sum(exp(a))`` is not finite.
-
-    A finite slice always has a normaliser >= 1 (its largest scaled logit
-    contributes exp(0) = 1). NaN, an entry that is +inf after scaling by beta,
-    an infinite entry with beta = 0 and a slice whose entries are all masked
-    all make it NaN, so this one check over the per-slice sums catches every
-    bad input without another pass over x.
-    """
-    ok = np.isfinite(s)
-    if ok.all():
-        return
-    bad = ~np.squeeze(ok, axis=axis)
-    index = first_bad_slice(bad) if bad.ndim else ()
-    row = np.moveaxis(x, axis, -1)[index]
-    name = _describe_slice(index, axis, x.ndim)
-    nan = np.flatnonzero(np.isnan(row))
-    if nan.size:
-        reason = f"contains NaN at position {nan[0]}"
-    elif beta == 0.0:
-        pos = np.flatnonzero(np.isinf(row))[0]
-        reason = (f"has the infinite entry {row[pos]} at position {pos} while beta is 0, "
-                  "and beta * x is then undefined")
-    else:
-        plus = np.flatnonzero(np.isinf(row) & (np.sign(row) == np.sign(beta)))
-        if plus.size:
-            reason = (f"has the entry {row[plus[0]]} at position {plus[0]}, which is +inf "
-                      f"after scaling by beta={beta}")
-        else:
-            reason = (f"has every entry masked (-inf after scaling by beta={beta}), "
-                      "so no probability is left to share")
-    if x.ndim == 1:
-        raise ValueError(f"softmax: x {reason}")
-    raise ValueError(f"softmax: slice {name} (index {index} of the slices along axis {axis}) {reason}")
-
-
-def _prepare(x: ArrayLike, beta: float, axis: int) -> tuple[np.ndarray, float, int]:
+def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
     arr = as_float_array(x)
     beta = check_beta(beta)
     axis = check_axis(arr, axis)
-    return arr, beta, axis
+    threads = _fast.num_threads()  # read (and checked) on every call, whatever the size
+    if arr.size == 0:
+        return np.empty_like(arr)
+    if arr.nbytes < _fast.MIN_BYTES and axis == arr.ndim - 1 and arr.flags.c_contiguous:
+        # small and contiguous: one kernel call, no reshaping
+        token = _kernel.enter(_kernel.state_for_rows(_kernel.QUIET, arr.shape[-1])
+                              if arr.ndim > 1 else _kernel.QUIET)
+        try:
+            out, s = _kernel.softmax_block(arr, None, beta, -1, log)
+        finally:
+            _kernel.leave(token)
+        if s.size != 1 or not math.isfinite(s.item()):  # the one-row case inline
+            _kernel.check_normaliser(s, arr, beta, axis)
+        return out
+    rows, moved = as_rows(arr, axis)
+    out = np.empty_like(rows)
+    if _fast.applies(rows):
+        with _kernel.quiet():
+            s = _fast.softmax_rows(rows, out, beta, log, threads)
+    else:
+        token = _kernel.enter(_kernel.state_for_rows(_kernel.QUIET, rows.shape[-1]))
+        try:
+            s = _kernel.softmax_block(rows, out, beta, -1, log)[1]
+        finally:
+            _kernel.leave(token)
+    _kernel.check_normaliser(s, arr, beta, axis)
+    return from_rows(out, arr.shape, moved, axis)
 
 
 def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -191,7 +105,9 @@ def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
         names the first offending slice. Also for a ``beta`` that is NaN or
         infinite.
     TypeError
-        If ``x`` is not numeric or ``beta`` is not a real number.
+        If ``x`` is not numeric or ``beta`` is not a real number, or if
+        ``x`` is a numpy masked array (masks are not read: fill the masked entries
+        first, e.g. ``x.filled(-np.inf)``, which softmax gives probability 0).
 
     Notes
     -----
@@ -203,7 +119,10 @@ def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
 
     Accuracy: in float64 every entry with ``|beta (x_j - x_ref)| <= 100`` is
     within 64 ulp of the exact value (tested against mpmath for ``|x|`` up to
-    1e308 and ``beta`` in [-50, 50]). The rounding of ``x_j - x_ref`` and of its
+    1e308 and ``beta`` in [-50, 50]), on every axis and memory layout: the
+    slices are summed pairwise (a strided axis is first copied to be
+    contiguous; numpy would sum it sequentially, hundreds of ulp off on long
+    slices). The rounding of ``x_j - x_ref`` and of its
     product with ``beta`` perturbs the exponent, and ``exp`` multiplies that
     perturbation by ``|beta (x_j - x_ref)|``, so the error grows with the
     exponent. Entries beyond an exponent of -24 are therefore corrected with
@@ -211,6 +130,12 @@ def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     product). Far beyond -100 the rounding of the difference itself, and of
     ``exp`` near underflow, dominates again, and no bound is promised there.
 
+    See Also
+    --------
+log_softmax : its logarithm, computed directly.
+softmax_jacobian, softmax_vjp : its derivative, as a matrix and as a product.
+softmax_beta_grad : its derivative with respect to beta.
+softmax_lib.tuning : the thread count and block size of large arrays.
     Examples
     --------
     >>> import numpy as np
@@ -224,22 +149,7 @@ def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     >>> softmax([0.0, -np.inf, 0.0])    # -inf is a mask
     array([0.5, 0. , 0.5])
     """
-    arr, beta, axis = _prepare(x, beta, axis)
-    if _fast.applies(arr, axis):  # large arrays: the blocked, threaded kernel (same results)
-        y, s = _fast.softmax(arr, beta)
-        check_normaliser(s, arr, beta, axis)
-        return y
-    e, ref = _shifted_logits(arr, beta, axis)
-    tail = tail_residual(arr, ref, e, beta)
-    with np.errstate(invalid="ignore"):
-        np.exp(e, out=e)
-        s = np.sum(e, axis=axis, keepdims=True)
-    check_normaliser(s, arr, beta, axis)
-    e /= s
-    if tail is not None:
-        index, r = tail
-        e[index] += e[index] * r
-    return e
+    return _softmax(x, beta, axis, False)
 
 
 def log_softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -247,7 +157,8 @@ def log_softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
 
     .. math:: \log y_j = \beta x_j - \log \sum_k \exp(\beta x_k)
 
-    Parameters and errors are those of :func:`softmax`.
+    Parameters and errors are those of :func:`softmax` (a numpy masked array
+    is a TypeError there too).
 
     Returns
     -------
@@ -262,20 +173,14 @@ def log_softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     negative ``a`` stays finite where ``log(softmax(x))`` would give
     ``log(0) = -inf``.
 
+    See Also
+    --------
+softmax : the probabilities themselves.
+cross_entropy : the loss built on it.
     Examples
     --------
     >>> from softmax_lib import log_softmax
     >>> log_softmax([1000.0, 1.0])
     array([   0., -999.])
     """
-    arr, beta, axis = _prepare(x, beta, axis)
-    if _fast.applies(arr, axis):
-        logy, s = _fast.softmax(arr, beta, log=True)
-        check_normaliser(s, arr, beta, axis)
-        return logy
-    a, _ = _shifted_logits(arr, beta, axis)
-    with np.errstate(invalid="ignore"):
-        s = np.sum(np.exp(a), axis=axis, keepdims=True)
-    check_normaliser(s, arr, beta, axis)
-    a -= np.log(s)
-    return a
+    return _softmax(x, beta, axis, True)

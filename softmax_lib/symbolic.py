@@ -1,6 +1,9 @@
 """Symbolic derivations with sympy: the exact counterpart of the numeric code.
 
-Indices are 0-based, as in numpy: ``x_0, ..., x_{n-1}``. Every helper that
+Symbols are *named* as in the prose, counting from 1 (``x_1, ..., x_n``,
+``y_1, ..., y_n``, ``W_11``...), while Python indexing stays 0-based as in
+numpy: ``logit_symbols(3)[0]`` is ``x_1``, and ``partial_in_y(0, 0, n)`` is the
+derivative of the prose's y_1 with respect to x_1. Every helper that
 returns a result "in the book's form" first checks that form against the
 derivative sympy computes from the definition, and raises if they differ, so
 a chapter that prints one of these results has also proved it for that n.
@@ -8,10 +11,12 @@ a chapter that prints one of these results has also proved it for that n.
 Examples
 --------
 >>> from softmax_lib import symbolic as S
+>>> S.logit_symbols(3)
+(x_1, x_2, x_3)
 >>> S.partial_in_y(0, 0, n=3)
-beta*y_0*(1 - y_0)
+beta*y_1*(1 - y_1)
 >>> S.partial_in_y(1, 0, n=3)
--beta*y_0*y_1
+-beta*y_1*y_2
 """
 
 from __future__ import annotations
@@ -25,22 +30,26 @@ beta = sp.Symbol("beta", real=True)
 
 
 def logit_symbols(n: int) -> tuple[sp.Symbol, ...]:
-    """The logits ``x_0, ..., x_{n-1}`` as real symbols."""
+    """The logits ``x_1, ..., x_n`` as real symbols (named from 1, indexed from 0).
+
+    >>> logit_symbols(2)
+    (x_1, x_2)
+    """
     _check_n(n)
-    return sp.symbols(f"x_0:{n}", real=True)
+    return sp.symbols(f"x_1:{n + 1}", real=True)
 
 
 def output_symbols(n: int) -> tuple[sp.Symbol, ...]:
-    """The probabilities ``y_0, ..., y_{n-1}`` as positive symbols."""
+    """The probabilities ``y_1, ..., y_n`` as positive symbols (named from 1, indexed from 0)."""
     _check_n(n)
-    return sp.symbols(f"y_0:{n}", positive=True)
+    return sp.symbols(f"y_1:{n + 1}", positive=True)
 
 
 def softmax_exprs(n: int) -> list[sp.Expr]:
     r"""The softmax outputs :math:`y_j = e^{\beta x_j} / \sum_k e^{\beta x_k}` for n logits.
 
     >>> softmax_exprs(2)
-    [exp(beta*x_0)/(exp(beta*x_0) + exp(beta*x_1)), exp(beta*x_1)/(exp(beta*x_0) + exp(beta*x_1))]
+    [exp(beta*x_1)/(exp(beta*x_1) + exp(beta*x_2)), exp(beta*x_2)/(exp(beta*x_1) + exp(beta*x_2))]
     """
     x = logit_symbols(n)
     denominator = sp.Add(*[sp.exp(beta * xk) for xk in x])
@@ -95,8 +104,8 @@ def jacobian_in_y(n: int) -> sp.Matrix:
 
     >>> jacobian_in_y(2)
     Matrix([
-    [beta*y_0*(1 - y_0),      -beta*y_0*y_1],
-    [     -beta*y_0*y_1, beta*y_1*(1 - y_1)]])
+    [beta*y_1*(1 - y_1),      -beta*y_1*y_2],
+    [     -beta*y_1*y_2, beta*y_2*(1 - y_2)]])
     """
     J = sp.Matrix(n, n, lambda j, i: partial_in_y(int(j), int(i), n))
     y = sp.Matrix(output_symbols(n))
@@ -108,46 +117,65 @@ def jacobian_in_y(n: int) -> sp.Matrix:
 
 @dataclass(frozen=True)
 class LinearLayer:
-    """Symbols of a linear layer ``y = W x + b`` with upstream gradient ``delta = dL/dy``."""
+    """Symbols of the linear layer ``x = W a + b`` that produces the logits, with the
+    gradient ``dL_dx`` of a loss with respect to its output (entries named
+    ``\\frac{\\partial L}{\\partial x_{k}}``, so they print as the prose writes them)."""
 
     W: sp.Matrix
-    x: sp.Matrix
+    a: sp.Matrix
     b: sp.Matrix
-    delta: sp.Matrix
+    dL_dx: sp.Matrix
 
     @property
-    def y(self) -> sp.Matrix:
-        return self.W * self.x + self.b
+    def x(self) -> sp.Matrix:
+        """The layer's output, the logits ``W a + b``."""
+        return self.W * self.a + self.b
 
 
-def linear_layer(m: int, n: int) -> LinearLayer:
-    """Symbols for a layer with n inputs and m outputs: W is m x n, x is n x 1, b and delta are m x 1."""
-    _check_n(m)
+def linear_layer(n: int, d: int) -> LinearLayer:
+    """Symbols for a layer with d inputs and n outputs: W is n x d, a is d x 1, b and dL_dx are n x 1.
+
+    Entries are named from 1, as in the prose: ``W_12`` is ``layer.W[0, 1]``.
+
+    >>> layer = linear_layer(n=2, d=3)
+    >>> layer.W.shape, layer.a.shape, layer.b.shape, layer.dL_dx.shape
+    ((2, 3), (3, 1), (2, 1), (2, 1))
+    >>> layer.x[0]
+    W_11*a_1 + W_12*a_2 + W_13*a_3 + b_1
+    >>> print(sp.latex(layer.dL_dx[0]))
+    \\frac{\\partial L}{\\partial x_{1}}
+    """
     _check_n(n)
+    _check_n(d)
     return LinearLayer(
-        W=sp.Matrix(m, n, lambda r, c: sp.Symbol(f"W_{r}{c}", real=True)),
-        x=sp.Matrix(sp.symbols(f"x_0:{n}", real=True)),
-        b=sp.Matrix(sp.symbols(f"b_0:{m}", real=True)),
-        delta=sp.Matrix(sp.symbols(f"delta_0:{m}", real=True)),
+        W=sp.Matrix(n, d, lambda r, c: sp.Symbol(f"W_{r + 1}{c + 1}", real=True)),
+        a=sp.Matrix(sp.symbols(f"a_1:{d + 1}", real=True)),
+        b=sp.Matrix(sp.symbols(f"b_1:{n + 1}", real=True)),
+        dL_dx=sp.Matrix([sp.Symbol(rf"\frac{{\partial L}}{{\partial x_{{{k}}}}}", real=True)
+                         for k in range(1, n + 1)]),
     )
 
 
 def linear_gradients(layer: LinearLayer) -> dict[str, sp.Matrix]:
-    r"""dL/dW, dL/db and dL/dx by the chain rule, entry by entry.
+    r"""dL/dW, dL/db and dL/da by the chain rule, entry by entry.
 
-    For a loss L, :math:`\partial L/\partial \theta = \sum_k \delta_k\, \partial y_k / \partial \theta`
-    for every parameter θ, which is the derivative of :math:`\delta^\top y` with δ held fixed.
+    For a loss L, :math:`\partial L/\partial \theta = \sum_k (\partial L/\partial x_k)\, \partial x_k / \partial \theta`
+    for every input θ of the layer, which is the derivative of :math:`\langle \partial L/\partial x, x \rangle`
+    with :math:`\partial L/\partial x` held fixed.
     Each returned matrix has the shape of the quantity it differentiates with respect to.
 
-    >>> g = linear_gradients(linear_layer(2, 3))
-    >>> g["W"] == linear_layer(2, 3).delta * linear_layer(2, 3).x.T
+    >>> layer = linear_layer(n=2, d=3)
+    >>> grads = linear_gradients(layer)
+    >>> grads["W"] == layer.dL_dx * layer.a.T
+    True
+    >>> grads["a"] == layer.W.T * layer.dL_dx
     True
     """
-    surrogate = (layer.delta.T * layer.y)[0, 0]
+    surrogate = (layer.dL_dx.T * layer.x)[0, 0]
     return {
         "W": layer.W.applyfunc(lambda w: sp.diff(surrogate, w)),
         "b": layer.b.applyfunc(lambda c: sp.diff(surrogate, c)),
-        "x": layer.x.applyfunc(lambda c: sp.diff(surrogate, c)),
+        "a": layer.a.applyfunc(lambda c: sp.diff(surrogate, c)),
     }
 
 

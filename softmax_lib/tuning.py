@@ -31,7 +31,13 @@ def min_bytes() -> float:
 
 
 def uses_fast_path(x: np.ndarray, axis: int = -1) -> bool:
-    """Whether :func:`softmax_lib.softmax` of ``x`` along ``axis`` takes the fast path."""
+    """Whether :func:`softmax_lib.softmax` of ``x`` along ``axis`` takes the blocked, threaded path.
+
+    Every float32 or float64 array of at least :func:`min_bytes` bytes does,
+    along any axis and in any layout (a strided axis is first copied to be
+    contiguous). Smaller arrays are one call of the same kernel, so both
+    paths give the same bits.
+    """
     x = np.asarray(x)
     return _fast.applies(x, axis % x.ndim)
 
@@ -45,7 +51,8 @@ def settings(*, threads: int | None = None, block_bytes: int | None = None,
     ----------
     threads : int, optional
         Threads to use (otherwise ``$SOFTMAX_LIB_NUM_THREADS``, else the CPUs
-        the process may run on).
+        the process may run on). The process keeps one pool of helper
+        threads, grown to the largest count asked for.
     block_bytes : int, optional
         Bytes of input per block.
     min_bytes : float, optional

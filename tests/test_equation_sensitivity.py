@@ -17,16 +17,13 @@ EQUIVALENT with the reason.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-
-import equations as E  # noqa: E402
-from equation_registry import REGISTRY  # noqa: E402
+import equations as E  # tools/ is on pytest's pythonpath (pytest.ini)
+from equation_registry import REGISTRY
 
 # (label, slip description) -> why the mutant is still a true equation
 EQUIVALENT: dict[tuple[str, str], str] = {}

@@ -6,16 +6,13 @@ the LaTeX could not be read or the equation is false, and where.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-
-import equations as E  # noqa: E402
-from equation_registry import REGISTRY  # noqa: E402
+import equations as E  # tools/ is on pytest's pythonpath (pytest.ini)
+from equation_registry import REGISTRY
 
 EQUATIONS = E.all_equations(ROOT)
 

@@ -5,11 +5,15 @@ import pytest
 
 from softmax_lib import linear, linear_backward, numerical_jacobian
 
-rng = np.random.default_rng(6)
-W, b = rng.normal(size=(3, 4)), rng.normal(size=3)
+
+def layer(seed: int):
+    """Each test's own generator, and a layer drawn from it."""
+    rng = np.random.default_rng(seed)
+    return rng, rng.normal(size=(3, 4)), rng.normal(size=3)
 
 
 def test_linear_single_and_batch():
+    rng, W, b = layer(60)
     x = rng.normal(size=4)
     np.testing.assert_allclose(linear(x, W, b), W @ x + b)
     X = rng.normal(size=(5, 4))
@@ -17,6 +21,7 @@ def test_linear_single_and_batch():
 
 
 def test_backward_single_sample_formulas():
+    rng, W, b = layer(61)
     x, d = rng.normal(size=4), rng.normal(size=3)
     gW, gb, gx = linear_backward(x, W, d)
     np.testing.assert_allclose(gW, np.outer(d, x))
@@ -26,6 +31,7 @@ def test_backward_single_sample_formulas():
 
 
 def test_backward_batch_formulas():
+    rng, W, b = layer(62)
     X, G = rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
     gW, gb, gX = linear_backward(X, W, G)
     np.testing.assert_allclose(gW, G.T @ X)
@@ -34,6 +40,7 @@ def test_backward_batch_formulas():
 
 
 def test_backward_matches_finite_differences_of_a_loss():
+    rng, W, b = layer(63)
     X = rng.normal(size=(2, 4))
     loss = lambda W_, b_, X_: np.sum(np.tanh(linear(X_, W_, b_)))
     G = 1 - np.tanh(linear(X, W, b)) ** 2
@@ -44,10 +51,10 @@ def test_backward_matches_finite_differences_of_a_loss():
 
 
 @pytest.mark.parametrize("x,Wm,bb,pattern", [
-    (np.ones(5), W, b, r"x of shape \(5,\) does not fit W of shape \(3, 4\)"),
-    (np.ones(4), W, np.ones(4), r"b must have shape .*\(3,\).*got \(4,\)"),
-    (np.ones(4), np.ones(4), b, r"W must be a matrix"),
-    (np.ones((2, 2, 4)), W, b, r"x must have shape"),
+    (np.ones(5), np.ones((3, 4)), np.zeros(3), r"x of shape \(5,\) does not fit W of shape \(3, 4\)"),
+    (np.ones(4), np.ones((3, 4)), np.ones(4), r"b must have shape .*\(3,\).*got \(4,\)"),
+    (np.ones(4), np.ones(4), np.zeros(3), r"W must be a matrix"),
+    (np.ones((2, 2, 4)), np.ones((3, 4)), np.zeros(3), r"x must have shape"),
 ])
 def test_linear_shape_errors(x, Wm, bb, pattern):
     with pytest.raises(ValueError, match=pattern):
@@ -55,6 +62,7 @@ def test_linear_shape_errors(x, Wm, bb, pattern):
 
 
 def test_backward_shape_errors():
+    rng, W, b = layer(64)
     with pytest.raises(ValueError, match=r"grad_y must have the shape .*\(3,\).*got \(4,\)"):
         linear_backward(np.ones(4), W, np.ones(4))
     with pytest.raises(ValueError, match=r"\(2, 3\).*got \(3,\)"):
@@ -64,5 +72,6 @@ def test_backward_shape_errors():
 
 
 def test_non_numeric():
+    rng, W, b = layer(65)
     with pytest.raises(TypeError, match="W"):
         linear(np.ones(4), [["a"] * 4] * 3, b)

@@ -7,10 +7,12 @@ blocked and recorded, so a page that needs the network fails here just as it
 would for an offline reader.
 
 The ``built_site`` fixture first brings the site up to date through the
-Makefile (`make _build/html/.stamp`, which runs `make book` when the site is
+Makefile (`make _build/html/.stamp`, which runs `make site` when the site is
 missing or older than its sources), so a failing build fails here; inside
 `make test` this happens in one pytest worker while the others run the
-notebooks. `make book` stays the one build command. The browser is opened once and every page
+notebooks. The site is built from the chapters' stored outputs and nothing is
+executed, so the tests never rewrite a chapter: a stale chapter fails
+tests/test_notebooks_current.py by name instead. The browser is opened once and every page
 is visited once (the ``site`` fixture); the tests below then assert on what was
 recorded, so each failure names the property and the pages that break it.
 
@@ -34,7 +36,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-import yaml
+
+import toc  # tools/toc.py: tools/ is on pytest's pythonpath (pytest.ini)
 
 ROOT = Path(__file__).resolve().parent.parent
 # BOOK_SITE_DIR checks a site built elsewhere (jupyter-book build --path-output DIR
@@ -55,24 +58,9 @@ PARALLEL_PAGES = 3
 # --------------------------------------------------------------------------- the toc
 
 
-def toc_entries() -> tuple[str, list[tuple[str, bool]]]:
-    """The root docname and every (docname, numbered) listed in ``_toc.yml``, in order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    entries: list[tuple[str, bool]] = []
-
-    def walk(items, numbered):
-        for item in items or []:
-            if "file" in item:
-                entries.append((str(Path(item["file"]).with_suffix("")), numbered))
-            walk(item.get("sections"), numbered)
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"), bool(part.get("numbered", False)))
-    walk(toc.get("chapters"), bool(toc.get("numbered", False)))
-    return str(Path(toc["root"]).with_suffix("")), entries
-
-
-ROOT_DOC, TOC = toc_entries()
+# The root docname, and every other (docname, numbered) of ``_toc.yml`` in order.
+ROOT_DOC = next(d.docname for d in toc.documents(ROOT) if d.root)
+TOC = [(d.docname, d.numbered) for d in toc.documents(ROOT) if not d.root]
 
 
 # --------------------------------------------------------------------------- in the page
@@ -202,9 +190,9 @@ def built_site() -> Path:
         run = subprocess.run(["make", "--no-print-directory", "_build/html/.stamp"],
                              cwd=ROOT, capture_output=True, text=True)
         if run.returncode:
-            pytest.fail("the site did not build (make book):\n" + run.stdout[-6000:] + run.stderr[-6000:])
+            pytest.fail("the site did not build (make site):\n" + run.stdout[-6000:] + run.stderr[-6000:])
     if not (SITE / "index.html").is_file():
-        pytest.skip("the site is not built: run `make book`")
+        pytest.skip("the site is not built: run `make site`")
     return SITE
 
 
@@ -494,8 +482,17 @@ def test_internal_links_resolve(site):
     assert not broken, f"links to a missing page or anchor: {broken}"
 
 
-def test_summary(site, capsys):
-    """Print what was checked, whatever pytest's capture setting."""
-    assert len(site.pages) >= len(TOC)
+def test_summary_covers_every_page(site, capsys):
+    """Every page of the toc was probed, and the summary written to disk says what was checked.
+
+    Printed whatever pytest's capture setting.
+    """
+    expected = {_html(ROOT_DOC)} | {_html(d) for d, _ in TOC} | set(_extra_pages())
+    assert set(site.pages) == expected, f"pages visited differ from the toc: {set(site.pages) ^ expected}"
+    unprobed = [p for p, r in site.pages.items() if not r.probe.get("title")]
+    assert not unprobed, f"pages opened but not probed (no title read): {unprobed}"
+    written = SUMMARY.read_text(encoding="utf-8").splitlines()
+    assert written == _summary_lines(site)
+    assert f"pages checked: {len(expected)} " in written[1]
     with capsys.disabled():
-        print("\n" + "\n".join(_summary_lines(site)))
+        print("\n" + "\n".join(written))

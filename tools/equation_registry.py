@@ -32,7 +32,7 @@ class Entry:
 
 
 def _layer(w):
-    return S.linear_layer(w.m, w.n)
+    return S.linear_layer(w.n, w.sizes["d"])
 
 
 def _softmax(w):
@@ -72,17 +72,17 @@ def _mean_ce(w):
 
 REGISTRY: dict[str, Entry] = {
     # ---- 01 The chain rule and a linear layer
-    "eq-linear-layer": Entry("linear", lambda w, i: _layer(w).y,
-                             "the layer's definition and the shapes of W, x and b"),
+    "eq-linear-layer": Entry("linear", lambda w, i: _layer(w).x,
+                             "the layer's definition (logits x = W a + b) and the shapes of W, a and b"),
     "eq-linear-grad-W": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["W"]),
     "eq-linear-grad-b": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["b"]),
-    "eq-linear-grad-x": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["x"]),
+    "eq-linear-grad-a": Entry("linear", lambda w, i: S.linear_gradients(_layer(w))["a"]),
     # ---- 02 Softmax
     "eq-softmax-def": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "the definition"),
     "eq-softmax-sum": Entry("softmax", lambda w, i: sp.Integer(1)),
     "eq-softmax-shift": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "c is any real constant"),
     "eq-softmax-stable": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "c is any real constant"),
-    "eq-softmax-temperature": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "T = 1/beta"),
+    "eq-softmax-temperature": Entry("softmax", lambda w, i: _softmax(w)[i["j"]], "tau = 1/beta"),
     "eq-log-softmax": Entry("softmax", lambda w, i: sp.log(_softmax(w)[i["j"]])),
     "eq-softmax-sigmoid": Entry("softmax", lambda w, i: _softmax(w)[0], "two classes", sizes={"n": 2}),
     # ---- 03 The case i = j

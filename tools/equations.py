@@ -3,8 +3,7 @@
     .venv/bin/python tools/equations.py          # or: make equations
 
 A labelled equation is a MyST display block ``$$ ... $$ (eq-label)`` in a markdown
-cell of a chapter listed in ``_toc.yml`` (or a ``{math}`` directive with a
-``:label:``). For each one this module
+cell of a chapter listed in ``_toc.yml``. For each one this module
 
 1. parses the LaTeX of the prose into an expression tree (the small parser below);
 2. evaluates both sides in a *world*: concrete sizes (n = 3, m = 2), the book's
@@ -24,8 +23,8 @@ factors are matrices, so order matters), ``\\frac``, powers, ``^\\top``, ``\\exp
 (with parentheses they take the group, without them the product that follows, up to a
 ``+`` or ``-``), ``\\sum_{k=1}^{n}`` (its body is the product that follows),
 ``\\frac{\\partial A}{\\partial B}`` (and the operator form ``\\frac{\\partial}{\\partial x_i} f``),
-``\\langle a, b \\rangle``, ``\\operatorname{diag}``, ``\\mathbf{1}``, ``\\bar{L}``,
-``\\begin{cases}`` with conditions ``i = j`` / ``i \\neq j``, subscripts (letters are indices,
+``\\langle a, b \\rangle``, ``\\operatorname{diag}``, ``\\mathbf{1}``, ``\\bar{L}``, the Iverson
+bracket ``[i = j]`` (1 when the condition holds, else 0), subscripts (letters are indices,
 1-based as in the prose; ``\\delta_{ij}`` with two indices is the Kronecker delta; ``d_A`` or
 ``x_{\\max}`` are names), and side clauses after commas such as ``W \\in \\mathbb{R}^{m \\times n}``,
 whose shapes are checked. ``\\left``, ``\\right`` and spacing macros are ignored.
@@ -41,16 +40,19 @@ what it does not understand).
 
 from __future__ import annotations
 
-import json
+import itertools
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import numpy as np
 import sympy as sp
+
+import toc  # tools/ is on the path: as a script (its folder) and in pytest (pythonpath)
+from notebook_file import CorruptNotebook, load_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,41 +73,19 @@ class Equation:
 
 
 _DOLLAR_BLOCK = re.compile(r"\$\$(.*?)\$\$[ \t]*(?:\(([^()\s]+)\))?", re.S)
-_MATH_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{math\}[^\n]*\n(.*?)^\1[ \t]*$", re.S | re.M)
 _AMS_LABEL = re.compile(r"\\label\{([^}]*)\}")
 
 
 def chapters_in_toc(root: Path = ROOT) -> list[Path]:
     """The files listed in ``_toc.yml`` (root first), in reading order."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files: list[str] = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-            walk(entry.get("chapters", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    paths = []
-    for f in files:
-        for suffix in (".ipynb", ".md"):
-            if (root / f"{f}{suffix}").exists():
-                paths.append(root / f"{f}{suffix}")
-                break
-    return paths
+    return toc.source_files(root)
 
 
 def markdown_sources(path: Path) -> list[str]:
     """The markdown text of a chapter: every markdown cell of a notebook, or the .md file."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".ipynb":
-        nb = json.loads(text)
+        nb = load_json(path)  # a broken file raises CorruptNotebook naming it
         return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
     return [text]
 
@@ -121,12 +101,6 @@ def equations_in(path: Path) -> list[Equation]:
             if ams:  # \begin{equation}\label{...} inside $$ (amsmath)
                 label, body = ams.group(1), _AMS_LABEL.sub("", body)
             if label:
-                found.append(Equation(chapter, label, body.strip()))
-        for m in _MATH_DIRECTIVE.finditer(source):
-            lines = m.group(2).splitlines()
-            label = next((ln.split(":", 2)[2].strip() for ln in lines if ln.strip().startswith(":label:")), None)
-            if label:
-                body = "\n".join(ln for ln in lines if not re.match(r"\s*:\w+:", ln))
                 found.append(Equation(chapter, label, body.strip()))
     return found
 
@@ -183,24 +157,144 @@ def tokenize(latex: str) -> list[str]:
 
 # --------------------------------------------------------------------------- parser
 #
-# The tree is made of tuples whose first item names the node:
-#   ("num", sympy.Number)              ("sym", base, (index, ...))   index: str letter | int | ("name", s)
-#   ("add", ((+1|-1, node), ...))      ("mul", kind, a, b)   kind: "juxt" | "cdot" | "odot"
-#   ("div", a, b)   ("pow", a, b)   ("T", a)   ("func", name, a)   ("inner", a, b)
-#   ("sum", var, lower, upper, exclude, body)   ("deriv", num, den)   ("cases", ((expr, cond), ...))
-#   ("rel", op, a, b)   op: "=" | "!="      ("otherwise",)
-#   ("in", (node, ...), dims)               dims: () for R, else a tuple of nodes
+# The parser turns LaTeX into a tree of the typed nodes below; the evaluator and the
+# index walkers dispatch on the node's class, never on the contents of a tuple.
+
+
+@dataclass(frozen=True)
+class Name:
+    r"""A subscript that names rather than indexes: ``x_{\max}``, ``m_A``."""
+
+    text: str
+
+
+Index = Union[str, int, Name]  # a letter bound to a value, a fixed 1-based number, or a name
+
+
+class Node:
+    """Base class of the expression tree."""
+
+    def children(self) -> tuple["Node", ...]:
+        return tuple(v for f in fields(self) for v in _nodes_in(getattr(self, f.name)))
+
+
+def _nodes_in(value) -> list["Node"]:
+    if isinstance(value, Node):
+        return [value]
+    if isinstance(value, tuple):
+        return [n for item in value for n in _nodes_in(item)]
+    return []
+
+
+@dataclass(frozen=True)
+class Num(Node):
+    value: sp.Expr
+
+
+@dataclass(frozen=True)
+class Sym(Node):
+    base: str                      # "x", "beta", "barL", "bold1"
+    indices: tuple[Index, ...] = ()
+    sample: Index | None = None    # the s of a^{(s)}: which sample of a batch
+
+
+@dataclass(frozen=True)
+class Add(Node):
+    terms: tuple[tuple[int, Node], ...]   # (+1 or -1, term)
+
+
+@dataclass(frozen=True)
+class Mul(Node):
+    kind: str                      # "juxt" (matrix product when both are matrices), "cdot", "odot"
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True)
+class Div(Node):
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True)
+class Pow(Node):
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True)
+class Transpose(Node):
+    a: Node
+
+
+@dataclass(frozen=True)
+class Func(Node):
+    name: str                      # "exp", "log", "diag"
+    arg: Node
+
+
+@dataclass(frozen=True)
+class Inner(Node):
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True)
+class Sum(Node):
+    var: str
+    lower: Node | None
+    upper: Node | None
+    body: Node
+
+
+@dataclass(frozen=True)
+class Deriv(Node):
+    num: Node
+    den: Sym
+
+
+@dataclass(frozen=True)
+class Iverson(Node):
+    r"""``[i = j]`` (or ``[i \neq j]``): 1 when the condition holds, else 0."""
+
+    op: str                        # "=" or "!="
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True)
+class Rel(Node):
+    op: str                        # "=" or "!="
+    a: Node
+    b: Node
+
+
+@dataclass(frozen=True)
+class Chain(Node):
+    """``A = B = C``: the relations of one clause."""
+
+    relations: tuple[Rel, ...]
+
+
+@dataclass(frozen=True)
+class Membership(Node):
+    r"""``W \in \mathbb{R}^{n \times d}``: subjects and the dimensions (empty for R)."""
+
+    subjects: tuple[Node, ...]
+    dims: tuple[Node, ...]
+
 
 FUNCTIONS = {r"\exp": "exp", r"\log": "log", r"\ln": "log"}
-OPERATORS = {"diag", "softmax", "logsumexp", "LSE", "log\\,softmax"}
+OPERATORS = {"diag"}
 _STARTS_FACTOR = {r"\frac", r"\tfrac", r"\dfrac", r"\exp", r"\log", r"\ln", r"\sum", r"\langle",
-                  r"\operatorname", r"\mathrm", r"\mathbf", r"\boldsymbol", r"\partial", r"\begin",
+                  r"\operatorname", r"\mathrm", r"\mathbf", r"\boldsymbol", r"\partial",
                   r"\bar", r"\hat", r"\tilde", r"\overline"}
+_RELATIONS = {"=": "=", r"\neq": "!=", r"\ne": "!="}
 
 
 class Parser:
-    def __init__(self, latex: str):
-        self.tokens = tokenize(latex)
+    def __init__(self, latex: str = "", tokens: list[str] | None = None):
+        self.tokens = tokenize(latex) if tokens is None else tokens
         self.pos = 0
 
     # helpers
@@ -240,20 +334,18 @@ class Parser:
                     return out
             out.append(tok)
 
-    def sub_parser(self, tokens: list[str]) -> "Parser":
-        p = Parser("")
-        p.tokens = tokens
-        return p
+    @staticmethod
+    def sub_parser(tokens: list[str]) -> "Parser":
+        return Parser(tokens=tokens)
 
     # grammar
-    def equation(self) -> list[tuple]:
+    def equation(self) -> list[Node]:
         """Top level: clauses separated by commas; the first must be a relation."""
-        clauses, pending = [], []
+        clauses: list[Node] = []
+        pending: list[Node] = []
         while True:
             node = self.clause(pending)
-            if node is None:
-                pass
-            else:
+            if node is not None:
                 clauses.append(node)
             if self.peek() == ",":
                 self.take(",")
@@ -265,27 +357,26 @@ class Parser:
             raise EquationError("a labelled equation must state a relation (A = B), not only an expression")
         return clauses
 
-    def clause(self, pending: list) -> tuple | None:
+    def clause(self, pending: list[Node]) -> Node | None:
         first = self.expr()
         op = self.peek()
         if op == r"\in":
             self.take()
             subjects = tuple(pending) + (first,)
             pending.clear()
-            return ("in", subjects, self.space())
-        if op in {"=", r"\neq", r"\ne"}:
+            return Membership(subjects, self.space())
+        if op in _RELATIONS:
             if pending:
                 raise EquationError("a list of expressions before a relation: write one relation per clause")
             nodes, ops = [first], []
-            while self.peek() in {"=", r"\neq", r"\ne"}:
-                ops.append("=" if self.take() == "=" else "!=")
+            while self.peek() in _RELATIONS:
+                ops.append(_RELATIONS[self.take()])
                 nodes.append(self.expr())
-            chain = [("rel", o, a, b) for o, a, b in zip(ops, nodes, nodes[1:])]
-            return ("chain", tuple(chain))
+            return Chain(tuple(Rel(o, a, b) for o, a, b in zip(ops, nodes, nodes[1:])))
         pending.append(first)
         return None
 
-    def space(self) -> tuple:
+    def space(self) -> tuple[Node, ...]:
         tok = self.take()
         if tok not in {r"\mathbb", r"\mathbf", r"\mathrm"}:
             raise EquationError(f"after \\in expected \\mathbb{{R}}, found {tok!r}")
@@ -294,24 +385,21 @@ class Parser:
         if self.peek() != "^":
             return ()
         self.take("^")
-        dims = self.raw_group()
-        parts, cur = [], []
-        for tok in dims:
+        parts: list[list[str]] = [[]]
+        for tok in self.raw_group():
             if tok in {r"\times", "*"}:
-                parts.append(cur)
-                cur = []
+                parts.append([])
             else:
-                cur.append(tok)
-        parts.append(cur)
+                parts[-1].append(tok)
         return tuple(self.sub_parser(p).full_expr() for p in parts)
 
-    def full_expr(self) -> tuple:
+    def full_expr(self) -> Node:
         node = self.expr()
         if self.peek() is not None:
             raise EquationError(f"unexpected {self.peek()!r} at {self.context()}")
         return node
 
-    def expr(self) -> tuple:
+    def expr(self) -> Node:
         terms = []
         sign = 1
         if self.peek() in {"+", "-"}:
@@ -322,29 +410,30 @@ class Parser:
             terms.append((sign, self.term()))
         if len(terms) == 1 and terms[0][0] == 1:
             return terms[0][1]
-        return ("add", tuple(terms))
+        return Add(tuple(terms))
 
-    def term(self) -> tuple:
+    def term(self) -> Node:
         node = self.factor()
         while True:
             tok = self.peek()
             if tok in {r"\cdot", "*"}:
                 self.take()
-                node = ("mul", "cdot", node, self.factor())
+                node = Mul("cdot", node, self.factor())
             elif tok == r"\odot":
                 self.take()
-                node = ("mul", "odot", node, self.factor())
+                node = Mul("odot", node, self.factor())
             elif tok == r"\times":
                 raise EquationError("\\times is ambiguous: use juxtaposition, \\cdot or \\odot")
             elif tok == "/":
                 self.take()
-                node = ("div", node, self.factor())
+                node = Div(node, self.factor())
             elif self.starts_factor(tok):
-                node = ("mul", "juxt", node, self.factor())
+                node = Mul("juxt", node, self.factor())
             else:
                 return node
 
-    def starts_factor(self, tok: str | None) -> bool:
+    @staticmethod
+    def starts_factor(tok: str | None) -> bool:
         if tok is None:
             return False
         if tok in _STARTS_FACTOR or tok in {"(", "{", "["}:
@@ -353,28 +442,35 @@ class Parser:
             return True
         return tok[0].isalnum()
 
-    def factor(self) -> tuple:
-        node = self.primary()
-        return self.postfix(node)
+    def factor(self) -> Node:
+        return self.postfix(self.primary())
 
-    def postfix(self, node: tuple) -> tuple:
+    def postfix(self, node: Node) -> Node:
         while self.peek() == "^":
             self.take("^")
             sup = self.raw_group()
             if sup in ([r"\top"], ["T"], [r"\mathsf", "T"], [r"\intercal"]) or sup == [r"\mathsf", "{", "T", "}"]:
-                node = ("T", node)
+                node = Transpose(node)
             else:
-                node = ("pow", node, self.sub_parser(sup).full_expr())
+                node = Pow(node, self.sub_parser(sup).full_expr())
         return node
 
-    def primary(self) -> tuple:
+    def primary(self) -> Node:
         tok = self.peek()
         if tok is None:
             raise EquationError("the formula ends where a factor was expected")
-        if tok in {"(", "["}:
+        if tok == "(":
             self.take()
             inner = self.expr()
-            self.take(")" if tok == "(" else "]")
+            self.take(")")
+            return inner
+        if tok == "[":  # brackets, or an Iverson bracket [i = j]
+            self.take()
+            inner = self.expr()
+            if self.peek() in _RELATIONS:
+                op = _RELATIONS[self.take()]
+                inner = Iverson(op, inner, self.expr())
+            self.take("]")
             return inner
         if tok == "{":
             return self.sub_parser(self.raw_group()).full_expr()
@@ -382,7 +478,7 @@ class Parser:
             return self.fraction()
         if tok in FUNCTIONS:
             self.take()
-            return ("func", FUNCTIONS[tok], self.function_argument())
+            return Func(FUNCTIONS[tok], self.function_argument())
         if tok in {r"\operatorname", r"\mathrm"}:
             self.take()
             name = "".join(self.raw_group())
@@ -390,7 +486,7 @@ class Parser:
                 raise EquationError("write partial derivatives with \\partial, not \\mathrm{d}")
             if name not in OPERATORS:
                 raise EquationError(f"unknown operator \\operatorname{{{name}}}")
-            return ("func", name, self.function_argument())
+            return Func(name, self.function_argument())
         if tok == r"\sum":
             return self.summation()
         if tok == r"\langle":
@@ -401,9 +497,7 @@ class Parser:
             self.take()
             b = self.expr()
             self.take(r"\rangle")
-            return ("inner", a, b)
-        if tok == r"\begin":
-            return self.cases()
+            return Inner(a, b)
         if tok == r"\partial":
             raise EquationError("a \\partial outside \\frac{\\partial A}{\\partial B} is not understood")
         if tok in {r"\mathbf", r"\boldsymbol", r"\bar", r"\hat", r"\tilde", r"\overline"}:
@@ -415,7 +509,7 @@ class Parser:
             raise EquationError("no \\text{} inside a labelled equation: put words in the prose")
         if re.fullmatch(r"\d+(\.\d+)?", tok):
             self.take()
-            return ("num", sp.Rational(tok))
+            return Num(sp.Rational(tok))
         if tok.startswith("\\") and tok[1:] in GREEK:
             self.take()
             return self.symbol_rest(tok[1:])
@@ -424,43 +518,65 @@ class Parser:
             return self.symbol_rest(tok)
         raise EquationError(f"cannot read {tok!r} at {self.context()}")
 
-    def symbol_rest(self, base: str) -> tuple:
-        indices: tuple = ()
-        if self.peek() == "_":
-            self.take("_")
-            indices = self.indices(self.raw_group())
-        return ("sym", base, indices)
+    def symbol_rest(self, base: str) -> Node:
+        """Subscripts (entries) and a sample superscript ``^{(s)}``, in either order.
+
+        ``a^{(s)}_k`` is entry k of sample s; ``a^{(s)\\top}`` is its transpose. Any
+        other superscript is left for :meth:`postfix` (a power or a transpose).
+        """
+        indices: tuple[Index, ...] = ()
+        sample: Index | None = None
+        transpose = False
+        while True:
+            if self.peek() == "_" and not indices:
+                self.take("_")
+                indices = self.indices(self.raw_group())
+            elif self.peek() == "^" and sample is None and self._sample_superscript():
+                self.take("^")
+                group = self.raw_group()
+                sample = self.indices([group[1]])[0]
+                transpose = group[3:] in ([r"\top"], ["T"], [r"\intercal"])
+                if group[3:] and not transpose:
+                    raise EquationError(f"cannot read the superscript {''.join(group)!r}")
+            else:
+                break
+        node: Node = Sym(base, indices, sample)
+        return Transpose(node) if transpose else node
+
+    def _sample_superscript(self) -> bool:
+        """Whether the next tokens are ``^{(s)...}``: a sample index, not a power."""
+        return (self.peek(1) == "{" and self.peek(2) == "(" and self.peek(4) == ")"
+                and self.peek(3) is not None and self.peek(3).isalnum())
 
     @staticmethod
-    def indices(tokens: list[str]) -> tuple:
-        """``j`` -> ('j',); ``{pq}`` -> ('p','q'); ``{p,q}``; ``{1}`` -> (1,); ``{\\max}`` -> (('name','max'),)."""
+    def indices(tokens: list[str]) -> tuple[Index, ...]:
+        """``j`` -> ('j',); ``{pq}`` -> ('p','q'); ``{p,q}``; ``{1}`` -> (1,); ``{\\max}`` -> (Name('max'),)."""
         if not tokens:
             raise EquationError("an empty subscript")
         if any(t.startswith("\\") for t in tokens):
             if len(tokens) == 1 and tokens[0][1:] not in GREEK:
-                return (("name", tokens[0][1:]),)
+                return (Name(tokens[0][1:]),)
             raise EquationError(f"cannot read the subscript {''.join(tokens)!r}")
-        out: list[Any] = []
+        out: list[Index] = []
         for tok in tokens:
             if tok == ",":
                 continue
             if tok.isdigit():
                 out.append(int(tok))
             elif len(tokens) == 1 and tok.isalpha() and tok[0].isupper():
-                out.append(("name", tok))  # d_A, m_B: a name, not an index
+                out.append(Name(tok))  # m_A, x_B: a name, not an index
             elif tok.isalpha():
                 out.extend(tok)  # "pq" -> "p", "q"
             else:
                 raise EquationError(f"cannot read the subscript {''.join(tokens)!r}")
         return tuple(out)
 
-    def function_argument(self) -> tuple:
+    def function_argument(self) -> Node:
         if self.peek() in {"(", "{", "["}:
-            node = self.primary()
-            return node
+            return self.primary()
         return self.term()  # \log \sum_k ..., \log y_t
 
-    def fraction(self) -> tuple:
+    def fraction(self) -> Node:
         self.take()
         num = self.raw_group()
         den = self.raw_group()
@@ -468,17 +584,16 @@ class Parser:
             if not den or den[0] != r"\partial":
                 raise EquationError("a \\partial over something that is not a \\partial")
             d = self.sub_parser(den[1:]).full_expr()
-            if d[0] != "sym":
+            if not isinstance(d, Sym):
                 raise EquationError(f"cannot differentiate with respect to {''.join(den[1:])!r}")
             if len(num) == 1:  # operator form \frac{\partial}{\partial x_i} f
-                return ("deriv", self.factor(), d)
-            return ("deriv", self.sub_parser(num[1:]).full_expr(), d)
-        return ("div", self.sub_parser(num).full_expr(), self.sub_parser(den).full_expr())
+                return Deriv(self.factor(), d)
+            return Deriv(self.sub_parser(num[1:]).full_expr(), d)
+        return Div(self.sub_parser(num).full_expr(), self.sub_parser(den).full_expr())
 
-    def summation(self) -> tuple:
+    def summation(self) -> Sum:
         self.take(r"\sum")
         lower = upper = None
-        exclude = None
         var = None
         for _ in range(2):
             if self.peek() == "_":
@@ -488,8 +603,6 @@ class Parser:
                     var = sub[0]
                 elif len(sub) >= 3 and sub[0].isalpha() and sub[1] == "=":
                     var, lower = sub[0], self.sub_parser(sub[2:]).full_expr()
-                elif len(sub) >= 3 and sub[0].isalpha() and sub[1] in {r"\neq", r"\ne"}:
-                    var, exclude = sub[0], self.sub_parser(sub[2:]).full_expr()
                 else:
                     raise EquationError(f"cannot read the summation range {''.join(sub)!r}")
             elif self.peek() == "^":
@@ -497,50 +610,11 @@ class Parser:
                 upper = self.sub_parser(self.raw_group()).full_expr()
         if var is None:
             raise EquationError("a \\sum needs an index: \\sum_{k=1}^{n}")
-        body = self.term()
-        return ("sum", var, lower, upper, exclude, body)
-
-    def cases(self) -> tuple:
-        self.take(r"\begin")
-        env = "".join(self.raw_group())
-        if env != "cases":
-            raise EquationError(f"the environment {env!r} is not understood (only cases)")
-        rows = []
-        while True:
-            value = self.expr()
-            self.take("&")
-            cond = self.condition()
-            rows.append((value, cond))
-            if self.peek() == r"\\":
-                self.take()
-                if self.peek() == r"\end":
-                    break
-                continue
-            break
-        self.take(r"\end")
-        self.raw_group()
-        return ("cases", tuple(rows))
-
-    def condition(self) -> tuple:
-        if self.peek() == r"\text":
-            self.take()
-            words = "".join(self.raw_group()).strip()
-            if words in {"otherwise", "else"}:
-                return ("otherwise",)
-            if words not in {"if", "for"}:
-                raise EquationError(f"cannot read the condition \\text{{{words}}}")
-        if self.peek() in {r"\text{otherwise}"}:
-            return ("otherwise",)
-        a = self.expr()
-        op = self.take()
-        if op not in {"=", r"\neq", r"\ne"}:
-            raise EquationError(f"a case condition must be 'i = j' or 'i \\neq j', found {op!r}")
-        b = self.expr()
-        return ("rel", "=" if op == "=" else "!=", a, b)
+        return Sum(var, lower, upper, self.term())
 
 
-def parse(latex: str) -> list[tuple]:
-    """Parse one labelled equation into its clauses (see the node list above)."""
+def parse(latex: str) -> list[Node]:
+    """Parse one labelled equation into its clauses (Chain or Membership nodes)."""
     return Parser(latex).equation()
 
 
@@ -605,7 +679,7 @@ def _fill(point: dict, symbols, values) -> None:
 def softmax_world(n: int = 3) -> World:
     """x in R^n, beta, y = softmax(beta x) (softmax_lib.symbolic), the Jacobian J, an
     upstream gradient delta (also written g) held constant with L = <delta, y>, and
-    a constant c, a vector v and the temperature T = 1/beta for identities."""
+    a constant c, a vector v and the temperature tau = 1/beta for identities."""
     from softmax_lib import symbolic as S
 
     x = _vector(S.logit_symbols(n))
@@ -617,7 +691,7 @@ def softmax_world(n: int = 3) -> World:
     values = {
         "x": x, "beta": S.beta, "y": ysym, "delta": delta, "g": delta,
         "L": (delta.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
-        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "T": 1 / S.beta,
+        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "tau": 1 / S.beta,
     }
 
     def sample(rng):
@@ -651,26 +725,29 @@ def cross_entropy_world(n: int = 3) -> World:
     return w
 
 
-def linear_world(m: int = 2, n: int = 3) -> World:
-    """A layer y = W x + b with W m x n, x in R^n, b in R^m (from
-    softmax_lib.symbolic.linear_layer), an upstream gradient delta in R^m held
-    constant and L = <delta, y>. m != n, so a wrong dimension shows."""
+def linear_world(n: int = 2, d: int = 3) -> World:
+    """The layer that produces the logits, x = W a + b, with W n x d, a in R^d, b in R^n
+    (from softmax_lib.symbolic.linear_layer), and L = <kappa, x> for a constant vector kappa
+    internal to this world (the layer's ``dL_dx`` symbols; no book name binds it), so
+    that \\frac{\\partial L}{\\partial x} = kappa is the gradient arriving at the layer's
+    output. ``g`` (the gradient at softmax's output) has no meaning here. n != d, so a
+    wrong dimension shows."""
     from softmax_lib import symbolic as S
 
-    layer = S.linear_layer(m, n)
-    ysym = _vector(sp.symbols(f"ylin_0:{m}", real=True))
+    layer = S.linear_layer(n, d)
+    xsym = _vector(sp.symbols(f"xlin_0:{n}", real=True))
     values = {
-        "W": layer.W, "x": layer.x, "b": layer.b, "delta": layer.delta, "y": ysym,
-        "L": (layer.delta.T * ysym)[0, 0], "m": sp.Integer(m), "n": sp.Integer(n),
+        "W": layer.W, "a": layer.a, "b": layer.b, "x": xsym,
+        "L": (layer.dL_dx.T * xsym)[0, 0], "n": sp.Integer(n), "d": sp.Integer(d),
     }
 
     def sample(rng):
         point = {}
-        for M in (layer.W, layer.x, layer.b, layer.delta):
+        for M in (layer.W, layer.a, layer.b, layer.dL_dx):
             _fill(point, M, rng.normal(size=len(M)))
         return point
 
-    return World("linear", {"m": m, "n": n}, values, {"y": (ysym, layer.y)}, sample)
+    return World("linear", {"n": n, "d": d}, values, {"x": (xsym, layer.x)}, sample)
 
 
 def _classifier_sample(d: int, n: int) -> tuple:
@@ -813,26 +890,36 @@ class Evaluator:
         self.env = dict(assignment)  # index letter -> 1-based value
         self.keep = keep
 
-    def __call__(self, node: tuple) -> Any:
-        return _scalarize(getattr(self, "ev_" + node[0])(*node[1:]))
+    def __call__(self, node: Node) -> Any:
+        method = getattr(self, "ev_" + type(node).__name__, None)
+        if method is None:
+            raise EquationError(f"a {type(node).__name__} cannot be evaluated as a value")
+        return _scalarize(method(node))
 
     # leaves
-    def ev_num(self, value):
-        return value
+    def ev_Num(self, node: Num):
+        return node.value
 
-    def ev_sym(self, base, indices):
-        w = self.world
-        if not indices and base in self.env:  # a bare index letter, as in a case condition
+    def ev_Sym(self, node: Sym):
+        w, base, indices = self.world, node.base, node.indices
+        if not indices and base in self.env:  # a bare index letter, as in [i = j]
             return sp.Integer(self.env[base])
-        if len(indices) == 1 and isinstance(indices[0], tuple):  # x_{\max}, d_A: a name
-            key = f"{base}_{indices[0][1]}"
+        if len(indices) == 1 and isinstance(indices[0], Name):  # x_{\max}, m_A: a name
+            key = f"{base}_{indices[0].text}"
             if key not in w.values:
                 raise EquationError(f"the symbol {key!r} has no meaning in the {w.name} world")
             return w.expand(w.values[key], self.keep)
         if base not in w.values:
             raise EquationError(f"the symbol {base!r} has no meaning in the {w.name} world")
         value = w.expand(w.values[base], self.keep)
-        if isinstance(value, Batch):
+        if node.sample is not None:
+            if not isinstance(value, Batch):
+                raise EquationError(f"{base} is not one value per sample: {base}^{{({node.sample})}} has no meaning")
+            s = self.index(node.sample)
+            if not 1 <= s <= len(value):
+                raise EquationError(f"the sample index {node.sample} is out of range for {base}")
+            value = value[s - 1]
+        elif isinstance(value, Batch):
             if not indices:
                 raise EquationError(f"{base} is one value per sample: write {base}_s")
             s = self.index(indices[0])
@@ -857,18 +944,18 @@ class Evaluator:
             raise EquationError(f"the index {indices} is out of range for {base} of shape {rows}x{cols}")
         return value[r - 1, c - 1]
 
-    def index(self, i) -> int:
+    def index(self, i: Index) -> int:
         if isinstance(i, int):
             return i
-        if i not in self.env:
+        if isinstance(i, Name) or i not in self.env:
             raise EquationError(f"the index {i!r} is neither free nor bound by a sum")
         return self.env[i]
 
     # arithmetic
-    def ev_add(self, terms):
+    def ev_Add(self, node: Add):
         total = None
-        for sign, node in terms:
-            v = self(node)
+        for sign, term in node.terms:
+            v = self(term)
             v = v if sign > 0 else -v
             if total is None:
                 total = v
@@ -878,72 +965,60 @@ class Evaluator:
                 total = total + v
         return total
 
-    def ev_mul(self, kind, a, b):
-        va, vb = self(a), self(b)
-        if kind == "odot":
+    def ev_Mul(self, node: Mul):
+        va, vb = self(node.a), self(node.b)
+        if node.kind == "odot":
             if _shape(va) != _shape(vb):
                 raise EquationError(f"\\odot of shapes {_shape(va) or 'scalar'} and {_shape(vb) or 'scalar'}")
             return va.multiply_elementwise(vb) if _is_matrix(va) else va * vb
-        if _is_matrix(va) and _is_matrix(vb):
-            if va.shape[1] != vb.shape[0]:
-                raise EquationError(f"a product of a {va.shape[0]}x{va.shape[1]} and a "
-                                    f"{vb.shape[0]}x{vb.shape[1]} matrix")
-            return va * vb
+        if _is_matrix(va) and _is_matrix(vb) and va.shape[1] != vb.shape[0]:
+            raise EquationError(f"a product of a {va.shape[0]}x{va.shape[1]} and a "
+                                f"{vb.shape[0]}x{vb.shape[1]} matrix")
         return va * vb
 
-    def ev_div(self, a, b):
-        va, vb = self(a), self(b)
+    def ev_Div(self, node: Div):
+        va, vb = self(node.a), self(node.b)
         if _is_matrix(vb):
             raise EquationError("division by a matrix")
         return va / vb
 
-    def ev_pow(self, a, b):
-        va, vb = self(a), self(b)
+    def ev_Pow(self, node: Pow):
+        va, vb = self(node.a), self(node.b)
         if _is_matrix(va) or _is_matrix(vb):
             raise EquationError("a power of a matrix")
         return va ** vb
 
-    def ev_T(self, a):
-        va = self(a)
+    def ev_Transpose(self, node: Transpose):
+        va = self(node.a)
         if not _is_matrix(va):
             raise EquationError("the transpose of a scalar")
         return va.T
 
-    def ev_func(self, name, a):
-        va = self(a)
-        if name == "diag":
+    def ev_Func(self, node: Func):
+        va = self(node.arg)
+        if node.name == "diag":
             if not (_is_matrix(va) and va.shape[1] == 1):
                 raise EquationError("diag of something that is not a column vector")
             return sp.diag(*va)
-        if name in {"exp", "log"}:
-            f = sp.exp if name == "exp" else sp.log
+        if node.name in {"exp", "log"}:
+            f = sp.exp if node.name == "exp" else sp.log
             return va.applyfunc(f) if _is_matrix(va) else f(va)
-        if name == "softmax":
-            if not (_is_matrix(va) and va.shape[1] == 1):
-                raise EquationError("softmax of something that is not a column vector")
-            e = va.applyfunc(sp.exp)
-            return e / sum(e)
-        if name in {"logsumexp", "LSE"}:
-            return sp.log(sum(va.applyfunc(sp.exp)))
-        raise EquationError(f"unknown function {name}")
+        raise EquationError(f"unknown function {node.name}")
 
-    def ev_inner(self, a, b):
-        va, vb = self(a), self(b)
+    def ev_Inner(self, node: Inner):
+        va, vb = self(node.a), self(node.b)
         if not (_is_matrix(va) and _is_matrix(vb) and va.shape == vb.shape and va.shape[1] == 1):
             raise EquationError("\\langle a, b \\rangle needs two column vectors of one length")
         return (va.T * vb)[0, 0]
 
-    def ev_sum(self, var, lower, upper, exclude, body):
-        lo = self(lower) if lower is not None else sp.Integer(1)
-        hi = self(upper) if upper is not None else sp.Integer(self.range_of(var, body))
+    def ev_Sum(self, node: Sum):
+        lo = self(node.lower) if node.lower is not None else sp.Integer(1)
+        hi = self(node.upper) if node.upper is not None else sp.Integer(self.range_of(node.var, node.body))
         if not (lo.is_Integer and hi.is_Integer):
             raise EquationError("summation bounds must evaluate to integers")
-        skip = int(self(exclude)) if exclude is not None else None
         total = None
         for k in range(int(lo), int(hi) + 1):
-            if k == skip:
-                continue
-            term = Evaluator(self.world, {**self.env, var: k}, self.keep)(body)
+            term = Evaluator(self.world, {**self.env, node.var: k}, self.keep)(node.body)
             if total is not None and _shape(total) != _shape(term):
                 raise EquationError("the terms of a sum have different shapes")
             total = term if total is None else total + term
@@ -951,18 +1026,18 @@ class Evaluator:
             raise EquationError("an empty sum")
         return total
 
-    def range_of(self, var, node) -> int:
+    def range_of(self, var: str, node: Node) -> int:
         sizes = index_sizes(node, self.world)
         if var not in sizes:
             raise EquationError(f"cannot tell the range of the summation index {var!r}: write its bounds")
         return sizes[var]
 
-    def ev_deriv(self, num, den):
-        base = den[1]
+    def ev_Deriv(self, node: Deriv):
+        base = node.den.base
         keep = self.keep | ({base} if base in self.world.intermediates else frozenset())
         inner = Evaluator(self.world, self.env, keep)
-        wrt = inner(den)
-        f = inner(num)
+        wrt = inner(node.den)
+        f = inner(node.num)
         atoms = list(wrt) if _is_matrix(wrt) else [wrt]
         if not all(isinstance(a, sp.Symbol) for a in atoms):
             raise EquationError(f"cannot differentiate with respect to {base}: it is not a variable here")
@@ -978,107 +1053,88 @@ class Evaluator:
             raise EquationError("a derivative of a matrix with respect to a matrix")
         return self.world.expand(out, self.keep)
 
-    def ev_cases(self, rows):
-        for value, cond in rows:
-            if self.holds(cond):
-                return self(value)
-        raise EquationError(f"no case applies for the indices {self.env}")
-
-    def holds(self, cond) -> bool:
-        if cond[0] == "otherwise":
-            return True
-        _, op, a, b = cond
-        va, vb = self(a), self(b)
-        return (va == vb) if op == "=" else (va != vb)
+    def ev_Iverson(self, node: Iverson):
+        va, vb = self(node.a), self(node.b)
+        if _is_matrix(va) or _is_matrix(vb):
+            raise EquationError("an Iverson bracket compares two numbers, not matrices")
+        holds = sp.simplify(va - vb) == 0
+        return sp.Integer(int(holds if node.op == "=" else not holds))
 
 
-def free_indices(node, bound: frozenset = frozenset()) -> list[str]:
-    """Index letters used in subscripts (or case conditions) and not bound by a sum, in order."""
+def _bare_letter(node: Node) -> str | None:
+    """The letter of a symbol with no subscript and a one-letter name (``i`` in ``[i = j]``)."""
+    if isinstance(node, Sym) and not node.indices and len(node.base) == 1:
+        return node.base
+    return None
+
+
+def free_indices(node: Node, bound: frozenset = frozenset()) -> list[str]:
+    """Index letters used in subscripts (or Iverson brackets) and not bound by a sum, in order."""
     out: list[str] = []
 
-    def walk(n, bound):
-        if not isinstance(n, tuple) or not n:
-            return
-        tag = n[0]
-        if tag == "sym":
-            for i in n[2]:
+    def walk(n: Node, bound: frozenset) -> None:
+        if isinstance(n, Sym):
+            for i in (n.sample, *n.indices):
                 if isinstance(i, str) and i not in bound and i not in out:
                     out.append(i)
             return
-        if tag == "sum":
-            _, var, lower, upper, exclude, body = n
-            for part in (lower, upper, exclude):
-                walk(part, bound)
-            walk(body, bound | {var})
+        if isinstance(n, Sum):
+            for part in (n.lower, n.upper):
+                if part is not None:
+                    walk(part, bound)
+            walk(n.body, bound | {n.var})
             return
-        if tag == "cases":
-            for value, cond in n[1]:
-                walk(value, bound)
-                if cond[0] == "rel":
-                    walk(("cond", cond[2], cond[3]), bound)
-            return
-        if tag == "cond":
-            # a bare letter in a case condition (i = j) is an index
-            for side in n[1:]:
-                if side[0] == "sym" and not side[2] and len(side[1]) == 1 and side[1] not in out:
-                    out.append(side[1])
-                else:
+        if isinstance(n, Iverson):
+            for side in (n.a, n.b):
+                letter = _bare_letter(side)
+                if letter is None:
                     walk(side, bound)
+                elif letter not in bound and letter not in out:
+                    out.append(letter)
             return
-        for child in n[1:]:
-            if isinstance(child, tuple):
-                if child and isinstance(child[0], str):
-                    walk(child, bound)
-                else:
-                    for c in child:
-                        walk(c, bound)
+        for child in n.children():
+            walk(child, bound)
 
     walk(node, bound)
     return out
 
 
-def index_sizes(node, world: World) -> dict[str, int]:
+def index_sizes(node: Node, world: World) -> dict[str, int]:
     """For each index letter, the length of the axis it indexes (first use wins)."""
     sizes: dict[str, int] = {}
 
-    def walk(n):
-        if not isinstance(n, tuple) or not n:
-            return
-        if n[0] == "sym":
-            base, indices = n[1], n[2]
-            value = world.values.get(base)
-            if isinstance(value, Batch) and indices:
+    def walk(n: Node) -> None:
+        if isinstance(n, Sym):
+            value, indices = world.values.get(n.base), n.indices
+            if isinstance(value, Batch) and n.sample is not None:
+                if isinstance(n.sample, str):
+                    sizes.setdefault(n.sample, len(value))
+                value = value[0]
+            elif isinstance(value, Batch) and indices:
                 if isinstance(indices[0], str):
                     sizes.setdefault(indices[0], len(value))
                 value, indices = value[0], indices[1:]
             if _is_matrix(value):
                 rows, cols = value.shape
                 axes = [rows] if (len(indices) == 1 and cols == 1) else [rows, cols]
-                if base == "delta" and len(indices) == 2 and cols == 1:
+                if n.base == "delta" and len(indices) == 2 and cols == 1:
                     axes = []
                 for i, size in zip(indices, axes):
                     if isinstance(i, str):
                         sizes.setdefault(i, size)
             return
-        for child in n[1:]:
-            if isinstance(child, tuple):
-                if child and isinstance(child[0], str):
-                    walk(child)
-                else:
-                    for c in child:
-                        walk(c)
+        for child in n.children():
+            walk(child)
 
     walk(node)
     return sizes
 
 
-def assignments(node, world: World) -> list[dict[str, int]]:
+def assignments(node: Node, world: World) -> list[dict[str, int]]:
     """Every assignment of the free indices of ``node`` to values (1-based)."""
     letters = free_indices(node)
     sizes = index_sizes(node, world)
     grids = [range(1, sizes.get(letter, world.n) + 1) for letter in letters]
-    import itertools
-
     return [dict(zip(letters, combo)) for combo in itertools.product(*grids)]
 
 
@@ -1189,29 +1245,28 @@ def _check(eq: Equation, entry, seed: int) -> Result:
     points = [world.sample(rng) for _ in range(NUMERIC_POINTS)]
     methods, count = set(), 0
     main = clauses[0]
-    if main[0] != "chain" or any(rel[1] != "=" for rel in main[1]):
+    if not isinstance(main, Chain) or any(rel.op != "=" for rel in main.relations):
         raise EquationError("the first clause of a labelled equation must be an equality A = B")
     for clause in clauses:
-        if clause[0] == "in":
+        if isinstance(clause, Membership):
             _check_membership(clause, world)
             count += 1
             continue
-        for _, op, a, b in clause[1]:
-            node = ("rel", op, a, b)
-            combos = assignments(node, world)
+        for rel in clause.relations:
+            combos = assignments(rel, world)
             if clause is main and entry.where is not None:
                 combos = [c for c in combos if entry.where({k: v - 1 for k, v in c.items()})]
                 if not combos:
                     raise EquationError("no index values satisfy the registered condition")
             for assign in combos:
                 ev = Evaluator(world, assign)
-                lhs, rhs = ev(a), ev(b)
+                lhs, rhs = ev(rel.a), ev(rel.b)
                 where = f"with {_show(assign)}" if assign else ""
-                if op == "!=":
+                if rel.op != "=":
                     raise EquationError("only equalities are checked")
                 methods.add(compare(lhs, rhs, world, points, f"left and right side {where}".strip()))
                 count += 1
-                if clause is main and entry.reference is not None and (a, b) == clause[1][0][2:]:
+                if clause is main and entry.reference is not None and rel is main.relations[0]:
                     ref = entry.reference(world, {k: v - 1 for k, v in assign.items()})
                     ref = world.expand(ref, frozenset())
                     compare(rhs, ref, world, points, f"the right side and the reference {where}".strip())
@@ -1220,17 +1275,15 @@ def _check(eq: Equation, entry, seed: int) -> Result:
     return Result(eq, True, method, f"{eq.id}: ok ({method}, {count} comparisons)", count)
 
 
-def _check_membership(clause, world: World) -> None:
-    _, subjects, dims = clause
+def _check_membership(clause: Membership, world: World) -> None:
     ev = Evaluator(world, {})
-    want = tuple(int(ev(d)) for d in dims)
+    want = tuple(int(ev(d)) for d in clause.dims)
     if len(want) == 1:
         want = (want[0], 1)
-    for s in subjects:
-        v = ev(s)
-        got = _shape(v)
+    for s in clause.subjects:
+        got = _shape(ev(s))
         if got != want:
-            name = s[1] if s[0] == "sym" else "an expression"
+            name = s.base if isinstance(s, Sym) else "an expression"
             raise Mismatch(f"{name} has shape {got or 'scalar'} in the {world.name} world, "
                            f"but the equation says {want or 'scalar'}")
 
@@ -1243,7 +1296,6 @@ def _show(assign: dict) -> str:
 
 
 def check_book(root: Path = ROOT) -> list[Result]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from equation_registry import REGISTRY
 
     eqs = all_equations(root)
@@ -1277,4 +1329,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except CorruptNotebook as err:
+        sys.exit(f"error: {err}")

@@ -14,6 +14,15 @@ requirements. ``--stale`` executes only the notebooks whose recorded hash
 differs from the current one: after editing one chapter, only that chapter
 runs; after changing softmax_lib, all of them do. (jupyter-cache, which hashes
 only the code cells, would miss the library change.)
+
+Executing a chapter whose inputs did not change gives an identical file:
+consecutive stream outputs are merged (how a kernel splits printed text into
+messages depends on timing), and the outputs of timing cells (tagged
+``nbval-ignore-output``, the only outputs that differ between runs) are kept
+from the stored file when the chapter's inputs hash is the recorded one; they
+are replaced whenever code, library or pins changed, or with
+``--refresh-timings``. A notebook that is not valid JSON stops everything with
+a message naming the file; so does a cell that raises.
 """
 
 from __future__ import annotations
@@ -28,19 +37,40 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from notebook_file import CorruptNotebook, read, shown
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info")
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+VOLATILE_TAG = "nbval-ignore-output"  # timing cells: their outputs differ from run to run
+FIX = "run `make notebooks`"
+
+
+class NotebookError(Exception):
+    """A chapter that could not be read or executed; the message names the file."""
 
 
 def shared_inputs_digest() -> str:
-    """Hash of everything outside a notebook that its outputs depend on."""
+    """Hash of everything outside a notebook that its outputs depend on.
+
+    The library's source and the pins of requirements.txt (its requirement lines:
+    comments, such as uv's "# via" notes, do not change what is installed).
+    """
     h = hashlib.sha256()
-    for path in sorted((ROOT / "softmax_lib").rglob("*.py")) + [ROOT / "requirements.txt"]:
+    for path in sorted((ROOT / "softmax_lib").rglob("*.py")):
         h.update(path.relative_to(ROOT).as_posix().encode())
         h.update(path.read_bytes())
+    h.update(b"requirements.txt")
+    h.update("\n".join(pins(ROOT / "requirements.txt")).encode())
     return h.hexdigest()
+
+
+def pins(path: Path) -> list[str]:
+    """The requirement lines of a requirements file, without comments or blank lines."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
 
 
 def inputs_digest(nb: nbformat.NotebookNode, shared: str) -> str:
@@ -56,22 +86,81 @@ def recorded_digest(nb: nbformat.NotebookNode) -> str | None:
     return nb.metadata.get("softmax_book", {}).get("inputs_sha256")
 
 
-def execute(path: Path, shared: str) -> float:
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(
-        nb,
-        timeout=300,
-        kernel_name="python3",
-        record_timing=False,
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
-    elapsed = time.perf_counter() - start
-    nb.metadata = {k: nb.metadata[k] for k in KEEP_NOTEBOOK_METADATA if k in nb.metadata}
-    nb.metadata["kernelspec"] = KERNELSPEC
-    nb.metadata["softmax_book"] = {"inputs_sha256": inputs_digest(nb, shared)}
+def stale_reason(path: Path, shared: str) -> str | None:
+    """Why a chapter's stored outputs are out of date (a message naming it), or None if current."""
+    nb = read(path)
+    recorded = recorded_digest(nb)
+    if recorded is None:
+        return f"{shown(path)}: never executed by tools/execute_notebooks.py (no inputs hash): {FIX}"
+    if recorded != inputs_digest(nb, shared):
+        return (f"{shown(path)}: its stored outputs come from other code cells, another softmax_lib "
+                f"or other pins: {FIX}")
+    return None
+
+
+def is_current(path: Path, shared: str) -> bool:
+    return stale_reason(path, shared) is None
+
+
+def merge_streams(outputs: list) -> list:
+    """Consecutive stream outputs of the same name (stdout, stderr) merged into one.
+
+    A kernel sends printed text in as many messages as its output buffer was
+    flushed, which depends on timing; nbval compares the merged text anyway.
+    """
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None
+                and prev.get("output_type") == "stream" and prev.get("name") == out.get("name")):
+            prev["text"] = "".join(prev["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
+def normalise(nb: nbformat.NotebookNode, stored: nbformat.NotebookNode | None) -> None:
+    """Make a freshly executed notebook independent of run-to-run accidents (in place).
+
+    ``stored`` is the notebook as it was on disk, passed only when its recorded
+    inputs hash equals the new one: then timing cells keep their stored outputs.
+    """
+    old_cells = {}
+    if stored is not None:
+        old_cells = {c.get("id"): c for c in stored.cells if c.cell_type == "code"}
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = merge_streams(cell.outputs)
+        old = old_cells.get(cell.get("id"))
+        if (VOLATILE_TAG in cell.metadata.get("tags", []) and old is not None
+                and old.source == cell.source):
+            cell.outputs = old.outputs
+            cell.execution_count = old.execution_count
+
+
+def execute(path: Path, shared: str, refresh_timings: bool = False) -> float:
+    stored = read(path)
+    nb = read(path)
+    start = time.perf_counter()
+    try:
+        NotebookClient(
+            nb,
+            timeout=300,
+            kernel_name="python3",
+            record_timing=False,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
+    except CellExecutionError as err:
+        raise NotebookError(f"{shown(path)}: a cell raised, so its outputs were not stored:\n{err}") from None
+    elapsed = time.perf_counter() - start
+    digest = inputs_digest(nb, shared)
+    unchanged = recorded_digest(stored) == digest and not refresh_timings
+    nb.metadata = {k: nb.metadata[k] for k in KEEP_NOTEBOOK_METADATA if k in nb.metadata}
+    nb.metadata["kernelspec"] = KERNELSPEC
+    nb.metadata["softmax_book"] = {"inputs_sha256": digest}
+    normalise(nb, stored if unchanged else None)
     nbformat.write(nb, path)
     return elapsed
 
@@ -81,14 +170,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--stale", action="store_true",
                         help="execute only notebooks whose code or library changed since their last run")
+    parser.add_argument("--refresh-timings", action="store_true",
+                        help="store new outputs of timing cells (nbval-ignore-output) even when "
+                             "nothing they depend on changed")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="notebooks executed at once, each in its own kernel (default: the number of cores)")
     args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (CorruptNotebook, NotebookError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
     shared = shared_inputs_digest()
     todo = [p for p in args.notebooks if not (args.stale and is_current(p, shared))]
+    for path in todo:  # a corrupt notebook stops everything before any kernel starts
+        read(path)
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(todo) or 1))) as pool:
-        for path, seconds in zip(todo, pool.map(execute, todo, [shared] * len(todo))):
+        runs = pool.map(execute, todo, [shared] * len(todo), [args.refresh_timings] * len(todo))
+        for path, seconds in zip(todo, runs):
             print(f"{path}: executed in {seconds:.1f} s", flush=True)
     if args.stale:
         print(f"{len(todo)} of {len(args.notebooks)} notebooks were stale and re-executed")
@@ -96,11 +199,6 @@ def main(argv: list[str]) -> int:
         print(f"{len(todo)} notebooks executed in {time.perf_counter() - start:.1f} s of wall time, "
               f"{args.jobs} at a time")
     return 0
-
-
-def is_current(path: Path, shared: str) -> bool:
-    nb = nbformat.read(path, as_version=4)
-    return recorded_digest(nb) == inputs_digest(nb, shared)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,321 @@
+"""One test per defect found by the review of issue 10 (each failed before the fix).
+
+Accuracy on strided layouts, memory of the tail correction, re-entrancy, the
+thread pool's lifecycle, masked arrays, intermediate overflow in the
+derivatives and errors that name the offending argument.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tracemalloc
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import softmax_lib as sl
+from softmax_lib import _fast
+
+
+def ulps(got: np.ndarray, exact: np.ndarray) -> float:
+    """Largest error of ``got`` in units of the last place of the float64 ``exact``."""
+    exact64 = exact.astype(np.float64)
+    err = np.abs(got.astype(np.longdouble) - exact)
+    return float(np.max(err / np.spacing(np.abs(exact64)).astype(np.longdouble)))
+
+
+def longdouble_reference(x: np.ndarray, axis: int):
+    """softmax and log_softmax in long double, summed pairwise over a contiguous axis."""
+    xl = np.ascontiguousarray(np.moveaxis(x.astype(np.longdouble), axis, -1))
+    a = xl - xl.max(axis=-1, keepdims=True)
+    e = np.exp(a)
+    s = e.sum(axis=-1, keepdims=True)
+    y, logy = e / s, a - np.log(s)
+    return np.moveaxis(y, -1, axis), np.moveaxis(logy, -1, axis)
+
+
+@pytest.fixture
+def fast(monkeypatch):
+    """Force the blocked, threaded path on small arrays; returns a block-size setter."""
+    monkeypatch.setattr(_fast, "MIN_BYTES", 0)
+
+    def set_block(nbytes: int) -> None:
+        monkeypatch.setattr(_fast, "BLOCK_BYTES", nbytes)
+
+    return set_block
+
+
+# ---------------------------------------------------------------- accuracy on every layout
+
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 60, reason="needs an 80-bit long double")
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+@pytest.mark.parametrize("layout", ["axis 0", "Fortran order"])
+def test_strided_axis_within_64_ulp(layout, scale):
+    # issue 10: 262 ulp (4 756 ulp with scale 10) for axis=0 of a (400 000, 2) array
+    x = scale * np.random.default_rng(0).standard_normal((400_000, 2))
+    if layout == "axis 0":
+        axis = 0
+    else:
+        x, axis = np.asfortranarray(x.T), -1   # shape (2, 400 000), the last axis strided
+    want_y, want_logy = longdouble_reference(x, axis)
+    assert ulps(sl.softmax(x, axis=axis), want_y) <= 64
+    assert ulps(sl.log_softmax(x, axis=axis), want_logy) <= 64
+
+
+# ---------------------------------------------------------------- memory
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_tail_correction_memory_at_most_twice_the_input(axis):
+    # issue 10: 13x the input for 100 * randn(8192, 1024), axis=0 (most entries in the tail)
+    x = 100 * np.random.default_rng(1).standard_normal((2048, 1024))
+    tracemalloc.start()
+    try:
+        y = sl.softmax(x, axis=axis)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= 2 * x.nbytes + y.nbytes, peak / x.nbytes
+
+
+# ---------------------------------------------------------------- re-entrancy
+
+@pytest.mark.parametrize("shape", [(3000, 5), (400, 40)])
+def test_reentrant_call_does_not_corrupt_the_outer_one(fast, monkeypatch, shape):
+    # issue 10: a signal handler calling softmax during a large call corrupted one block
+    fast(4096)
+    monkeypatch.setenv(_fast.THREADS_ENV, "1")
+    rng = np.random.default_rng(2)
+    x, other = rng.standard_normal(shape), 5 * rng.standard_normal(shape)
+    want = sl.softmax(x)
+    real_exp, state = np.exp, {"depth": 0, "done": False}
+
+    def exp_that_reenters(*args, **kwargs):
+        if not state["done"] and state["depth"] == 0:
+            state["done"] = True      # like a signal handler, once, in the middle of a block
+            state["depth"] += 1
+            try:
+                sl.softmax(other)
+                sl.log_softmax(other)
+            finally:
+                state["depth"] -= 1
+        return real_exp(*args, **kwargs)
+
+    monkeypatch.setattr(np, "exp", exp_that_reenters)
+    got = sl.softmax(x)
+    monkeypatch.setattr(np, "exp", real_exp)
+    assert state["done"]
+    np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------- the thread pool
+
+def pool_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("softmax_lib")]
+
+
+def test_one_pool_for_every_thread_count(fast, monkeypatch):
+    # issue 10: each SOFTMAX_LIB_NUM_THREADS value created its own pool (66 threads after 7 values)
+    fast(1024)
+    x = np.random.default_rng(3).standard_normal((64, 100))
+    for threads in range(2, 9):
+        monkeypatch.setenv(_fast.THREADS_ENV, str(threads))
+        sl.softmax(x)
+    assert len(pool_threads()) <= 7
+
+
+def test_caller_exception_cancels_the_remaining_blocks(fast, monkeypatch):
+    # issue 10: when the caller raised mid-call, the helpers finished the abandoned call
+    fast(1024)
+    monkeypatch.setenv(_fast.THREADS_ENV, "2")
+    x = np.random.default_rng(4).standard_normal((400, 100))   # about 300 blocks
+    real_exp, main = np.exp, threading.get_ident()
+    state = {"caller_calls": 0, "raised_at": None, "after": 0}
+
+    def exp(*args, **kwargs):
+        if threading.get_ident() == main:
+            state["caller_calls"] += 1
+            if state["caller_calls"] == 2:
+                state["raised_at"] = time.perf_counter()
+                raise KeyboardInterrupt
+        else:
+            if state["raised_at"] is not None:
+                state["after"] += 1
+            time.sleep(0.001)
+        return real_exp(*args, **kwargs)
+
+    sl.softmax(x[:8])  # start the pool's threads before the test
+    monkeypatch.setattr(np, "exp", exp)
+    with pytest.raises(KeyboardInterrupt):
+        sl.softmax(x)
+    time.sleep(0.5)
+    monkeypatch.setattr(np, "exp", real_exp)
+    assert state["after"] <= 2, state
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")   # fork() in a threaded process
+def test_forked_child_gets_working_threads(fast, monkeypatch):
+    # issue 10: a forked child inherited a pool without threads and silently worked alone
+    fast(1024)
+    monkeypatch.setenv(_fast.THREADS_ENV, "2")
+    x = np.random.default_rng(5).standard_normal((200, 100))
+    sl.softmax(x)  # the parent's pool exists now
+    real_exp = np.exp
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report how many threads computed blocks
+        status = 1
+        try:
+            seen = set()
+
+            def exp(*args, **kwargs):
+                seen.add(threading.get_ident())
+                time.sleep(0.002)
+                return real_exp(*args, **kwargs)
+
+            np.exp = exp
+            sl.softmax(x)
+            os.write(write, str(len(seen)).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    report = os.read(read, 100).decode()
+    os.close(read)
+    assert status == 0 and int(report) >= 2, report
+
+
+def test_thread_count_follows_the_cpu_affinity(monkeypatch):
+    # issue 10: os.cpu_count() counted CPUs the process may not run on
+    monkeypatch.delenv(_fast.THREADS_ENV, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert _fast.num_threads() == 1
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-3"])
+def test_bad_thread_env_same_error_for_small_and_large(monkeypatch, value):
+    # issue 10: only the fast path read the variable, so small arrays ignored a bad value
+    monkeypatch.setenv(_fast.THREADS_ENV, value)
+    with pytest.raises(ValueError, match=_fast.THREADS_ENV) as small:
+        sl.softmax([1.0, 2.0])
+    monkeypatch.setattr(_fast, "MIN_BYTES", 0)
+    with pytest.raises(ValueError, match=_fast.THREADS_ENV) as large:
+        sl.softmax(np.zeros((64, 64)))
+    assert str(small.value) == str(large.value)
+
+
+# ---------------------------------------------------------------- masked arrays
+
+def masked(values, mask):
+    return np.ma.array(np.asarray(values, dtype=float), mask=mask)
+
+
+MASKED_CALLS = {
+    "softmax": lambda: sl.softmax(masked([1.0, 2, 3], [0, 1, 0])),
+    "log_softmax": lambda: sl.log_softmax(masked([1.0, 2, 3], [0, 1, 0])),
+    "softmax_jacobian": lambda: sl.softmax_jacobian(masked([1.0, 2, 3], [0, 1, 0])),
+    "softmax_partial": lambda: sl.softmax_partial(masked([0.2, 0.3, 0.5], [0, 1, 0]), 0, 1),
+    "softmax_vjp y": lambda: sl.softmax_vjp(masked([0.2, 0.3, 0.5], [0, 1, 0]), [1.0, 0, 0]),
+    "softmax_vjp grad": lambda: sl.softmax_vjp([0.2, 0.3, 0.5], masked([1.0, 0, 0], [0, 1, 0])),
+    "softmax_beta_grad": lambda: sl.softmax_beta_grad(masked([1.0, 2, 3], [0, 1, 0])),
+    "linear": lambda: sl.linear(masked([1.0, 2], [0, 1]), np.eye(2), [0.0, 0]),
+    "linear_backward": lambda: sl.linear_backward([1.0, 2], masked(np.eye(2), np.eye(2)), [1.0, 0]),
+    "cross_entropy": lambda: sl.cross_entropy(masked([1.0, 2, 3], [0, 1, 0]), 0),
+    "cross_entropy target": lambda: sl.cross_entropy([1.0, 2, 3], masked([0.5, 0.5, 0], [0, 1, 0])),
+    "cross_entropy_grad": lambda: sl.cross_entropy_grad(masked([1.0, 2, 3], [0, 1, 0]), 0),
+    "numerical_jacobian": lambda: sl.numerical_jacobian(np.sin, masked([1.0, 2], [0, 1])),
+}
+
+
+@pytest.mark.parametrize("name", MASKED_CALLS)
+def test_masked_arrays_are_refused(name):
+    # issue 10: softmax of a masked array gave the masked entry 24%
+    with pytest.raises(TypeError, match="masked"):
+        MASKED_CALLS[name]()
+
+
+# ---------------------------------------------------------------- intermediate overflow
+
+def exact_vjp(y, g):
+    y, g = [Fraction(v) for v in y], [Fraction(v) for v in g]
+    dot = sum(a * b for a, b in zip(y, g))
+    return np.array([float(a * (b - dot)) for a, b in zip(y, g)])
+
+
+def test_vjp_has_no_intermediate_overflow():
+    # issue 10: -inf (and a RuntimeWarning) where the exact answer is -3.06e307
+    y, g = [0.9, 0.1], [1.7e308, -1.7e308]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = sl.softmax_vjp(y, g)
+    want = exact_vjp(y, g)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    batch = np.array([[0.5, 0.5], y, [0.25, 0.75]])
+    grads = np.array([[1.0, 2.0], g, [3.0, -1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = sl.softmax_vjp(batch, grads)
+    np.testing.assert_allclose(got[1], want, rtol=1e-14)
+    np.testing.assert_array_equal(got[[0, 2]], sl.softmax_vjp(batch[[0, 2]], grads[[0, 2]]))
+
+
+def test_beta_grad_has_no_intermediate_overflow():
+    # issue 10: -inf (and a RuntimeWarning) where the exact answer is -1.06e307
+    x = np.array([1.7e308, -1.7e308])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = sl.softmax_beta_grad(x, beta=1e-308)
+    y = sl.softmax(x, beta=1e-308)
+    yf, xf = [Fraction(v) for v in y], [Fraction(v) for v in x]
+    mean = sum(a * b for a, b in zip(yf, xf))
+    want = np.array([float(a * (b - mean)) for a, b in zip(yf, xf)])
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+# ---------------------------------------------------------------- named errors
+
+@pytest.mark.parametrize("fn", [sl.softmax, sl.log_softmax, sl.softmax_beta_grad])
+def test_huge_integer_beta_is_a_value_error_naming_beta(fn):
+    # issue 10: beta=2**1100 raised OverflowError
+    with pytest.raises(ValueError, match="beta"):
+        fn([1.0, 2.0], beta=2**1100)
+
+
+@pytest.mark.parametrize("where", ["x", "W", "b"])
+def test_linear_refuses_nan(where):
+    # issue 10: linear passed NaN through silently
+    args = {"x": np.array([1.0, 2.0]), "W": np.eye(2), "b": np.zeros(2)}
+    args[where].flat[1] = np.nan
+    with pytest.raises(ValueError, match=rf"^{where}\b.*NaN"):
+        sl.linear(args["x"], args["W"], args["b"])
+
+
+@pytest.mark.parametrize("where", ["x", "W", "grad_y"])
+def test_linear_backward_refuses_nan(where):
+    args = {"x": np.array([1.0, 2.0]), "W": np.eye(2), "grad_y": np.array([1.0, -1.0])}
+    args[where].flat[1] = np.nan
+    with pytest.raises(ValueError, match=rf"^{where}\b.*NaN"):
+        sl.linear_backward(args["x"], args["W"], args["grad_y"])
+
+
+def test_numerical_jacobian_refuses_nan():
+    with pytest.raises(ValueError, match=r"^x\b.*NaN"):
+        sl.numerical_jacobian(np.sin, [1.0, np.nan])
+    with pytest.raises(ValueError, match="NaN"):
+        sl.numerical_jacobian(lambda v: np.where(v < 1.0, np.nan, v), [1.0])   # f(x - eps) is NaN
+
+
+def test_numerical_jacobian_refuses_a_step_lost_to_rounding():
+    # issue 10: eps=1e-320 returned 0 because x + eps == x
+    with pytest.raises(ValueError, match=r"eps.*x\[0\]"):
+        sl.numerical_jacobian(np.sin, [1.0], eps=1e-320)
+    with pytest.raises(ValueError, match="eps"):
+        sl.numerical_jacobian(np.sin, [1e20, 0.0], eps=1e-6)   # lost for the first entry only
