@@ -93,14 +93,12 @@ def check_axis(arr: np.ndarray, axis: int, name: str = "x") -> int:
     return axis
 
 
-def refuse_nan(arr: np.ndarray, name: str) -> None:
-    """Raise ValueError naming ``name`` and the first position if ``arr`` holds NaN."""
-    if np.isnan(arr).any():
-        where = tuple(int(i) for i in np.argwhere(np.isnan(arr))[0])
+def refuse_nonfinite(arr: np.ndarray, name: str, caller: str) -> None:
+    """Raise ValueError naming ``caller``, ``name`` and the first position if ``arr`` holds NaN or inf."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
         at = f"[{', '.join(map(str, where))}]" if where else ""
-        raise ValueError(f"{name}{at} is NaN")
-
-
-def first_bad_slice(bad: np.ndarray) -> tuple[int, ...]:
-    """Index (over the non-softmax axes) of the first True entry of ``bad``."""
-    return tuple(int(i) for i in np.argwhere(bad)[0])
+        value = arr[where]
+        what = "NaN" if np.isnan(value) else f"{value} (infinite)"
+        raise ValueError(f"{caller}: {name}{at} is {what}")

@@ -42,11 +42,12 @@ def from_rows(out: np.ndarray, shape: tuple[int, ...], moved: tuple[int, ...] | 
     return np.moveaxis(out.reshape(moved), -1, axis)
 
 
-def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
+def _softmax(x: ArrayLike, beta: float, axis: int, log: bool, caller: str) -> np.ndarray:
+    """softmax or log_softmax; ``caller`` is the public function named in error messages."""
     arr = as_float_array(x)
     beta = check_beta(beta)
     axis = check_axis(arr, axis)
-    threads = _fast.num_threads()  # read (and checked) on every call, whatever the size
+    _fast.check_threads()  # checked on every call, whatever the size
     if arr.size == 0:
         return np.empty_like(arr)
     if arr.nbytes < _fast.MIN_BYTES and axis == arr.ndim - 1 and arr.flags.c_contiguous:
@@ -58,20 +59,20 @@ def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
         finally:
             _kernel.leave(token)
         if s.size != 1 or not math.isfinite(s.item()):  # the one-row case inline
-            _kernel.check_normaliser(s, arr, beta, axis)
+            _kernel.check_normaliser(s, arr, beta, axis, caller)
         return out
     rows, moved = as_rows(arr, axis)
     out = np.empty_like(rows)
     if _fast.applies(rows):
         with _kernel.quiet():
-            s = _fast.softmax_rows(rows, out, beta, log, threads)
+            s = _fast.softmax_rows(rows, out, beta, log, _fast.num_threads())
     else:
         token = _kernel.enter(_kernel.state_for_rows(_kernel.QUIET, rows.shape[-1]))
         try:
             s = _kernel.softmax_block(rows, out, beta, -1, log)[1]
         finally:
             _kernel.leave(token)
-    _kernel.check_normaliser(s, arr, beta, axis)
+    _kernel.check_normaliser(s, arr, beta, axis, caller)
     return from_rows(out, arr.shape, moved, axis)
 
 
@@ -149,7 +150,7 @@ softmax_lib.tuning : the thread count and block size of large arrays.
     >>> softmax([0.0, -np.inf, 0.0])    # -inf is a mask
     array([0.5, 0. , 0.5])
     """
-    return _softmax(x, beta, axis, False)
+    return _softmax(x, beta, axis, False, "softmax")
 
 
 def log_softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -183,4 +184,4 @@ cross_entropy : the loss built on it.
     >>> log_softmax([1000.0, 1.0])
     array([   0., -999.])
     """
-    return _softmax(x, beta, axis, True)
+    return _softmax(x, beta, axis, True, "log_softmax")
