@@ -4,7 +4,10 @@ Every public function converts its array arguments here, so that the rules
 are written once: which dtypes are accepted, what a bad ``beta`` or axis is,
 and that numpy masked arrays are refused (a masked array would silently lose
 its mask in the arithmetic; fill the masked entries first, e.g. with
-``x.filled(-np.inf)`` for logits, which softmax gives probability 0).
+``x.filled(-np.inf)`` for logits, which softmax gives probability 0). Only
+the argument itself is checked: looking inside lists for masked arrays
+would cost every call a pass over its elements, and ``np.asarray`` of such a
+list drops the masks.
 """
 
 from __future__ import annotations

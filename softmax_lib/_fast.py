@@ -19,16 +19,21 @@ idea used below.
   bits as ``np.sum`` over the whole row.
 * **Threads.** Blocks run on one thread pool per process (numpy's ufuncs
   release the GIL). ``SOFTMAX_LIB_NUM_THREADS`` sets how many threads a call
-  uses; the default is the number of CPUs the process may run on. The pool
-  grows to the largest count asked for and never multiplies; a forked child
-  starts a fresh one. Every call allocates its own temporaries, so a call
+  may use, at most :data:`MAX_THREADS_PER_CPU` per CPU; the default is the
+  number of CPUs the process may run on, read on every call. A call uses at
+  most one thread per unit of work (block or row). The pool grows to the
+  largest count a call needed and never multiplies; a forked child starts a
+  fresh one. Every call allocates its own temporaries, so a call
   made from a signal handler in the middle of another cannot disturb it. If
   the caller raises (an interrupt, say), the blocks not yet started are
   cancelled and the helpers stop after their current block.
 
-The blocks depend only on the shape and the dtype, never on the thread
-count, and each block is computed by one thread in a fixed order, so the
-result is the same bits for any thread count.
+The blocks depend only on the shape, the dtype and :data:`BLOCK_BYTES`,
+never on the thread count, and each block is computed by one thread in a
+fixed order, so the result is the same bits for any thread count. It is also
+the simple path's bits for any block size, but for different reasons: rows
+are independent, and a long row's column blocks follow numpy's own pairwise
+tree, so its sum is numpy's whatever the block size.
 """
 
 from __future__ import annotations

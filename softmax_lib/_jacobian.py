@@ -63,7 +63,8 @@ def softmax_partial(y: ArrayLike, j: int, i: int, beta: float = 1.0) -> float:
 
     See Also
     --------
-softmax_jacobian : all the partials at once.
+    softmax_jacobian : all the partials at once.
+
     Examples
     --------
     >>> from softmax_lib import softmax, softmax_partial
@@ -121,9 +122,10 @@ def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
 
     See Also
     --------
-softmax_partial : one entry of J.
-softmax_vjp : the product ``grad @ J`` without building J.
-numerical_jacobian : the finite-difference check.
+    softmax_partial : one entry of J.
+    softmax_vjp : the product ``grad @ J`` without building J.
+    numerical_jacobian : the finite-difference check.
+
     Examples
     --------
     >>> from softmax_lib import softmax_jacobian
@@ -240,8 +242,9 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
 
     See Also
     --------
-softmax_jacobian : the matrix this multiplies by, built explicitly.
-cross_entropy_grad : the gradient of softmax followed by cross-entropy.
+    softmax_jacobian : the matrix this multiplies by, built explicitly.
+    cross_entropy_grad : the gradient of softmax followed by cross-entropy.
+
     Examples
     --------
     >>> from softmax_lib import softmax, softmax_vjp
@@ -335,8 +338,9 @@ def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.nda
 
     See Also
     --------
-softmax : the function differentiated.
-softmax_jacobian : the derivative with respect to x.
+    softmax : the function differentiated.
+    softmax_jacobian : the derivative with respect to x.
+
     Examples
     --------
     >>> from softmax_lib import softmax_beta_grad

@@ -11,15 +11,20 @@ This module imports nothing from the package. It holds:
 
 * :func:`reference` and :func:`shift`: the exponent ``a = beta (x - x_ref)``,
   never positive (the halves trick for ``|beta| < 1``);
-* :func:`tail_residual`: the exponent's rounding error, computed exactly
-  (TwoSum and Dekker's product), for entries far in the tail;
+* :func:`scale`: multiplication by beta, also for a beta beyond float32's
+  or float16's range (never cast to inf);
+* :func:`tail_residual` and :func:`exp_corrected`: the exponent's rounding
+  error, computed exactly (TwoSum and Dekker's product), for entries far in
+  the tail, a piece of :data:`CHUNK_BYTES` at a time;
 * :func:`softmax_block` and :func:`vjp_block`: a whole block;
 * :func:`row_sum`: numpy's pairwise row sum, also for a transposed block;
 * :func:`check_normaliser`: the one check that turns NaN, +inf after scaling
-  and all-masked slices into a ValueError naming the slice;
+  and all-masked slices into a ValueError naming the function called and the
+  slice (:func:`describe_slice`);
 * :func:`quiet` (a context manager), :func:`enter` and :func:`leave` (the same
   without one, for the hot paths): numpy's floating-point warnings off
-  (``QUIET``), or overflow and invalid operations raising (``WATCH``).
+  (``QUIET``), or overflow and invalid operations raising (``WATCH``);
+  :func:`row_bufsize`, the one rule for numpy's ufunc buffer size.
 
 A block holds its rows along its last axis (``ax = -1``; any number of
 leading axes, so a 1-D array is one row), or is a transposed 2-D block

@@ -86,8 +86,9 @@ def cross_entropy(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np.ndar
 
     See Also
     --------
-cross_entropy_grad : its gradient.
-log_softmax : what it is computed from.
+    cross_entropy_grad : its gradient.
+    log_softmax : what it is computed from.
+
     Examples
     --------
     >>> from softmax_lib import cross_entropy
@@ -124,8 +125,9 @@ def cross_entropy_grad(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np
 
     See Also
     --------
-cross_entropy : the loss.
-softmax_vjp : the general backward pass through softmax.
+    cross_entropy : the loss.
+    softmax_vjp : the general backward pass through softmax.
+
     Examples
     --------
     >>> from softmax_lib import cross_entropy_grad

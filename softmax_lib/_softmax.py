@@ -103,12 +103,16 @@ def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     ValueError
         If a slice contains NaN, an entry that is +inf after scaling by
         ``beta``, only masked entries, or if the axis is empty. The message
-        names the first offending slice. Also for a ``beta`` that is NaN or
-        infinite.
+        names the first offending slice. Also for a ``beta`` that is NaN,
+        infinite or too large for a float. A finite ``beta`` too large for
+        the dtype of ``x`` (above 3.4e38 for float32, 65504 for float16) is
+        not an error: see Notes.
     TypeError
         If ``x`` is not numeric or ``beta`` is not a real number, or if
-        ``x`` is a numpy masked array (masks are not read: fill the masked entries
-        first, e.g. ``x.filled(-np.inf)``, which softmax gives probability 0).
+        ``x`` is a numpy masked array (masks are not read: fill the masked
+        entries first, e.g. ``x.filled(-np.inf)``, which softmax gives
+        probability 0). Only ``x`` itself is checked: a list holding masked
+        arrays is converted by ``np.asarray``, which drops their masks.
 
     Notes
     -----
@@ -131,12 +135,21 @@ def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     product). Far beyond -100 the rounding of the difference itself, and of
     ``exp`` near underflow, dominates again, and no bound is promised there.
 
+    float32 and float16 keep their dtype, and ``beta`` is rounded to it. A
+    ``beta`` beyond the dtype's range is applied as two factors, a power of
+    two and the rest, so it never becomes infinite: an entry at the reference
+    logit keeps the exponent 0 and every other entry gets its exact, very
+    negative exponent, or ``-inf`` (probability 0) beyond the dtype's range.
+    The tail correction is then skipped; the accuracy bound above is for
+    float64.
+
     See Also
     --------
-log_softmax : its logarithm, computed directly.
-softmax_jacobian, softmax_vjp : its derivative, as a matrix and as a product.
-softmax_beta_grad : its derivative with respect to beta.
-softmax_lib.tuning : the thread count and block size of large arrays.
+    log_softmax : its logarithm, computed directly.
+    softmax_jacobian, softmax_vjp : its derivative, as a matrix and as a product.
+    softmax_beta_grad : its derivative with respect to beta.
+    softmax_lib.tuning : the thread count and block size of large arrays.
+
     Examples
     --------
     >>> import numpy as np
@@ -176,8 +189,9 @@ def log_softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
 
     See Also
     --------
-softmax : the probabilities themselves.
-cross_entropy : the loss built on it.
+    softmax : the probabilities themselves.
+    cross_entropy : the loss built on it.
+
     Examples
     --------
     >>> from softmax_lib import log_softmax
