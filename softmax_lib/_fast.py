@@ -270,7 +270,7 @@ def _blocked_rows(kernel, inputs, out, threads):
         results[k] = kernel(*cols, ot, 0)
         np.copyto(out[r0:r1], ot.T)
 
-    bufsize = None if short else _kernel.row_bufsize(n)  # transposed blocks broadcast no row value
+    bufsize = None if short else _kernel.row_bufsize(n, blocked=True)  # transposed: no row value
     _run(task, list(range(len(starts))), threads, bufsize)
     return results
 
