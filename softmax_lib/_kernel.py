@@ -271,7 +271,7 @@ def tail_residual(x: np.ndarray, ref: np.ndarray, a: np.ndarray, beta: float):
     entry, so the choice changes no bit. The temporaries are a few arrays the
     size of the block (or of its tail).
     """
-    if a.dtype.itemsize not in (4, 8) or not needs_tail(a, beta) or not beta_fits(beta, a.dtype):
+    if beta == 0.0 or a.dtype.itemsize not in (4, 8) or not beta_fits(beta, a.dtype):
         return None  # (a beta beyond float32's range: no correction, see softmax's Notes)
     tail = a < -TAIL
     tail &= a > -np.inf
@@ -317,11 +317,6 @@ def tail_residual(x: np.ndarray, ref: np.ndarray, a: np.ndarray, beta: float):
     return index, e
 
 
-def needs_tail(a: np.ndarray, beta: float) -> bool:
-    """Whether some exponent lies below ``-TAIL`` (False for NaN: the normaliser check reports it)."""
-    return beta != 0.0 and _min(a, None) < -TAIL
-
-
 #: The tail correction works on pieces of about this many bytes (its temporaries are a
 #: few arrays of a piece's size, not of the whole array).
 CHUNK_BYTES = 1 << 16
@@ -352,7 +347,8 @@ def exp_corrected(x: np.ndarray, ref: np.ndarray, a: np.ndarray, beta: float, ax
     entry, so the pieces change no bit. The correction comes before the sum,
     so the normaliser includes it.
     """
-    if not needs_tail(a, beta):
+    # the one tail test (False for NaN, which the normaliser check reports)
+    if beta == 0.0 or not _min(a, None) < -TAIL:
         return np.exp(a, out=a)
     for xp, rp, ap in _pieces(x, ref, a, ax):
         tail = tail_residual(xp, rp, ap, beta)
@@ -430,26 +426,6 @@ def leaves(tree):
         yield from leaves(tree[1])
 
 
-def _exp_sum(a: np.ndarray, ax: int) -> np.ndarray:
-    """``sum(exp(a))`` per row (kept as an axis), the exponentials formed a few rows at a time.
-
-    Each row's sum is numpy's pairwise sum of that row whichever rows share
-    a piece, so the pieces change no bit; they only keep the temporary small.
-    """
-    if ax == 0:
-        return row_sum(np.exp(a), 0)
-    n = a.shape[-1]
-    step = CHUNK_BYTES // (n * a.itemsize)
-    if a.nbytes <= CHUNK_BYTES or step < 1:
-        return _add(np.exp(a), -1, None, None, True)
-    a2 = a.reshape(-1, n)
-    s = np.empty(a.shape[:-1] + (1,), a.dtype)
-    s2 = s.reshape(-1, 1)
-    for r0 in range(0, a2.shape[0], step):
-        _add(np.exp(a2[r0:r0 + step]), -1, None, s2[r0:r0 + step], True)
-    return s
-
-
 # ---------------------------------------------------------------- whole blocks
 
 def softmax_block(x: np.ndarray, out: np.ndarray | None, beta: float, ax: int,
@@ -471,8 +447,10 @@ def softmax_block(x: np.ndarray, out: np.ndarray | None, beta: float, ax: int,
     else:
         ref = reference(x, beta, ax) if beta != 0.0 else None
         a = shift(x, ref, beta, out)
-    if log:
-        s = _exp_sum(a, ax)
+    if log:  # x is not read after the shift: out may be x itself
+        e = np.exp(a)
+        s = _add(e, -1, None, None, True) if ax else row_sum(e, 0)
+        del e
         np.subtract(a, np.log(s), out=a)
         return a, s
     exp_corrected(x, ref, a, beta, ax)

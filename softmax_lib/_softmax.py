@@ -62,8 +62,12 @@ def _softmax(x: ArrayLike, beta: float, axis: int, log: bool, caller: str) -> np
             _kernel.check_normaliser(s, arr, beta, axis, caller)
         return out
     rows, moved = as_rows(arr, axis)
-    out = np.empty_like(rows)
-    if _fast.applies(rows):
+    fast = _fast.applies(rows)
+    # log-softmax of a copy (the axis moved) overwrites the copy: one array less in memory
+    # (moving an axis of length 1 may copy nothing: then the input must stay untouched)
+    own = moved is not None and not np.may_share_memory(rows, arr)
+    out = rows if log and own and not fast else np.empty_like(rows)
+    if fast:
         with _kernel.quiet():
             s = _fast.softmax_rows(rows, out, beta, log, _fast.num_threads())
     else:
