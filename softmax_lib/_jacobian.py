@@ -83,9 +83,11 @@ def softmax_partial(y: ArrayLike, j: int, i: int, beta: float = 1.0) -> float:
         raise ValueError(f"y[{bad}] = {yy[bad]} is not finite")
     j = _check_index(j, yy.size, "j")
     i = _check_index(i, yy.size, "i")
+    # in Python floats: a float32 y would otherwise turn a beta beyond its range into inf
+    yi, yj = float(yy[i]), float(yy[j])
     if i == j:
-        return float(beta * yy[i] * (1.0 - yy[i]))
-    return float(-beta * yy[j] * yy[i])
+        return beta * yi * (1.0 - yi)
+    return -beta * yj * yi
 
 
 def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:

@@ -34,8 +34,8 @@ def uses_fast_path(x: np.ndarray, axis: int = -1) -> bool:
     """Whether :func:`softmax_lib.softmax` of ``x`` along ``axis`` takes the blocked, threaded path.
 
     Every float32 or float64 array of at least :func:`min_bytes` bytes does,
-    along any axis and in any layout (a strided axis is first copied to be
-    contiguous). Smaller arrays are one call of the same kernel, so both
+    along any axis (``axis`` changes nothing) and in any layout (a strided
+    axis is first copied to be contiguous). Smaller arrays are one call of the same kernel, so both
     paths give the same bits.
     """
     return _fast.applies(np.asarray(x))

@@ -366,6 +366,14 @@ def test_vjp_beta_beyond_float32_is_finite_or_a_named_error():
             sl.softmax_vjp(y, g, beta=1e40)   # exact 2.5e39: beyond float32
 
 
+def test_partial_beta_beyond_float32():
+    y = sl.softmax(np.array([1.0, 2.0], np.float32), beta=1e39)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sl.softmax_partial(y, 0, 0, beta=1e39) == 0.0
+        assert sl.softmax_partial(y, 1, 0, beta=1e39) == 0.0
+
+
 def test_jacobian_beta_beyond_float32_overflowing_is_named():
     with pytest.raises(ValueError, match=r"softmax_jacobian.*beta"):
         sl.softmax_jacobian(np.array([1.0, 1.0], np.float32), beta=1e39 * 1e1)
