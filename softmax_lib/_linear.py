@@ -25,10 +25,9 @@ def _finite_result(caller: str, what: str, value: np.ndarray) -> np.ndarray:
     """``value``, computed from finite inputs inside ``quiet()``; non-finite means it overflowed."""
     if not np.isfinite(value).all():
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
-        at = f"[{', '.join(map(str, where))}]" if where else ""
         raise ValueError(
-            f"{caller}: {what}{at} overflows {value.dtype} although every input is finite; "
-            "rescale the inputs"
+            f"{caller}: {what} overflows {value.dtype} at index {where} although every input "
+            "is finite; rescale the inputs"
         )
     return value
 
@@ -82,7 +81,7 @@ def linear(a: ArrayLike, W: ArrayLike, b: ArrayLike) -> np.ndarray:
         refuse_nonfinite(arr, name, "linear")
     with _kernel.quiet():
         x = aa @ WW.T + bb
-    return _finite_result("linear", "W a + b", x)
+    return _finite_result("linear", "the output x = W a + b", x)
 
 
 def linear_backward(

@@ -586,3 +586,21 @@ def test_log_softmax_never_overwrites_its_input(shape, axis):
         keep = arr.copy()
         sl.log_softmax(arr, axis=axis)
         np.testing.assert_array_equal(arr, keep)
+
+
+@pytest.mark.parametrize("shape, block", [((300, 7), 512), ((40, 150), 4096), ((3, 1037), 1024)])
+def test_beta_beyond_float32_same_bits_on_the_blocked_path(fast, monkeypatch, shape, block):
+    rng = np.random.default_rng(28)
+    x = rng.integers(-3, 3, shape).astype(np.float32)   # ties: several entries at the maximum
+    x[..., :2] = [1e-38, 1e-45]                          # and tiny differences the big beta magnifies
+    g = rng.standard_normal(shape).astype(np.float32)
+    with monkeypatch.context() as m:
+        m.setattr(_fast, "MIN_BYTES", np.inf)
+        want = [sl.softmax(x, beta=1e39), sl.log_softmax(x, beta=-1e39),
+                sl.softmax_vjp(sl.softmax(x), g, beta=1e30)]
+    fast(block)
+    got = [sl.softmax(x, beta=1e39), sl.log_softmax(x, beta=-1e39),
+           sl.softmax_vjp(sl.softmax(x), g, beta=1e30)]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(got[0]).all()
