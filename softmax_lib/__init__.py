@@ -12,7 +12,7 @@ This file only re-exports the public API. Where things live:
 ``_fast.py``        the blocked, threaded driver for large arrays (same kernel)
 ``_jacobian.py``    softmax_partial, softmax_jacobian, softmax_vjp,
                     softmax_beta_grad (chapters 3 to 5)
-``_linear.py``      linear, linear_backward (chapter "The chain rule")
+``_linear.py``      linear, linear_backward: x = W a + b (chapter "The chain rule")
 ``_losses.py``      cross_entropy, cross_entropy_grad (chapter "Backpropagation")
 ``_numerical.py``   numerical_jacobian, the finite-difference check
 ``_checks.py``      input checks shared by every public function
@@ -23,6 +23,9 @@ This file only re-exports the public API. Where things live:
 
 Masked arrays (``numpy.ma``) are refused with a TypeError by every function:
 the arithmetic would silently drop the mask. Fill the masked entries first.
+What is checked is each array argument itself, and the value ``f`` returns
+in ``numerical_jacobian``; a list holding masked arrays is converted by
+``np.asarray`` first, which drops their masks, and is not detected.
 """
 
 from ._attention import attention, attention_vjp, flash_attention, flash_attention_vjp

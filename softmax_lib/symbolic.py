@@ -233,6 +233,23 @@ def second_partial_in_y(j: int, i: int, k: int, n: int) -> sp.Expr:
     return claimed
 
 
+def show(lhs: str, expr: sp.Expr) -> None:
+    """Display one step of a derivation, ``lhs = expr``, typeset by the notebook.
+
+    ``lhs`` is LaTeX; ``expr`` is a sympy expression, printed with its 1-based
+    symbol names (``x_1``, ``y_1``), as the prose writes them.
+
+    Examples
+    --------
+    >>> from softmax_lib import symbolic as S
+    >>> S.show(r"y_1", S.softmax_exprs(2)[0])  # doctest: +ELLIPSIS
+    <IPython.core.display.Math object>
+    """
+    from IPython.display import Math, display
+
+    display(Math(lhs + " = " + sp.latex(expr)))
+
+
 def _check_n(n: int) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"a size must be a positive integer, got {n!r}")

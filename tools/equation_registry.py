@@ -163,15 +163,13 @@ REGISTRY: dict[str, Entry] = {
         "batch", lambda w, i: sp.diff(_mean_ce(w), w.values["W"][i["j"], i["p"]], w.values["W"][i["k"], i["q"]]),
         "second derivatives of the mean loss in the weights; small sizes keep the check fast",
         sizes={"N": 1, "d": 2, "n": 2}),
-    # ---- 08 Notes on the original derivation (appendix)
+    # ---- Appendix: notes on the original derivation
     "eq-notes-quotient-ii": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                                   "the quotient rule before simplifying, for i = j",
                                   where=lambda i: i["i"] == i["j"]),
     "eq-notes-quotient-ij": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                                   "the quotient rule before simplifying, for i != j",
                                   where=lambda i: i["i"] != i["j"]),
-    "eq-notes-row-sum": Entry("softmax", lambda w, i: sum(S.partial_derivative(i["j"], k, w.n)
-                                                            for k in range(w.n))),
     # ---- 08 Attention
     "eq-attention-scores": Entry("attention", lambda w, i: w.values["beta"] * w.values["Q"] * w.values["K"].T
                                  + w.values["M"], "the scores, scaled and masked"),

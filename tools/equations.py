@@ -8,7 +8,7 @@ cell of a chapter listed in ``_toc.yml``. For each one this module
 1. parses the LaTeX of the prose into an expression tree (the small parser below);
 2. evaluates both sides in a *world*: concrete sizes (n = 3, m = 2), the book's
    symbols bound to sympy objects taken from :mod:`softmax_lib.symbolic`
-   (``x``, ``beta``, ``y = softmax(beta x)``, ``W``, ``b``, ``delta``, ``t`` ...),
+   (``x``, ``beta``, ``y = softmax(beta x)``, ``W``, ``b``, ``g``, ``t`` ...),
    every free index (``i``, ``j``, ...) bound in turn to every value it can take,
    and ``\\frac{\\partial A}{\\partial B}`` differentiated by sympy;
 3. compares the two sides, and both with the reference that
@@ -26,15 +26,15 @@ factors are matrices, so order matters), ``\\frac``, powers, ``^\\top``, ``\\exp
 ``\\langle a, b \\rangle``, ``\\operatorname{diag}``, ``\\operatorname{rowsum}`` (the column
 of row sums ``X 1``), ``\\mathbf{1}``, ``\\bar{L}``, ``\\ell``, the Iverson
 bracket ``[i = j]`` (1 when the condition holds, else 0), subscripts (letters are indices,
-1-based as in the prose; ``\\delta_{ij}`` with two indices is the Kronecker delta; ``m_A`` or
+1-based as in the prose; ``m_A`` or
 ``x_{\\max}`` are names), ``dQ`` (``d`` glued to a capital: one name, the gradient of the
 attention chapter), and side clauses after commas such as ``W \\in \\mathbb{R}^{m \\times n}``,
 whose shapes are checked. ``\\left``, ``\\right`` and spacing macros are ignored.
 
 Why not ``sympy.parsing.latex.parse_latex(..., backend="lark")``? In sympy 1.14
 its grammar reads ``\\exp(\\beta x_j) y_i`` as ``exp(beta*x_j*y_i)``, rejects
-``x^2 y`` and ``W^\\top \\delta``, has no ``\\partial`` fractions and makes every
-symbol commutative, so ``\\delta x^\\top`` and ``x^\\top \\delta`` parse alike. The
+``x^2 y`` and ``W^\\top g``, has no ``\\partial`` fractions and makes every
+symbol commutative, so ``g x^\\top`` and ``x^\\top g`` parse alike. The
 book's equations are matrix equations, and a check that cannot see a missing
 transpose is no check; hence the parser below, small and strict (it refuses
 what it does not understand).
@@ -682,26 +682,26 @@ def _fill(point: dict, symbols, values) -> None:
 
 def softmax_world(n: int = 3) -> World:
     """x in R^n, beta, y = softmax(beta x) (softmax_lib.symbolic), the Jacobian J, an
-    upstream gradient delta (also written g) held constant with L = <delta, y>, and
+    upstream gradient g held constant with L = <g, y>, and
     a constant c, direction vectors u and v and the temperature tau = 1/beta for identities."""
     from softmax_lib import symbolic as S
 
     x = _vector(S.logit_symbols(n))
     ysym = _vector(S.output_symbols(n))
     ydef = sp.Matrix(S.softmax_exprs(n))
-    delta = _vector(sp.symbols(f"delta_0:{n}", real=True))
+    g = _vector(sp.symbols(f"g_1:{n + 1}", real=True))
     v = _vector(sp.symbols(f"v_0:{n}", real=True))
     u = _vector(sp.symbols(f"u_0:{n}", real=True))
     c = sp.Symbol("c", real=True)
     values = {
-        "x": x, "beta": S.beta, "y": ysym, "delta": delta, "g": delta,
-        "L": (delta.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
+        "x": x, "beta": S.beta, "y": ysym, "g": g,
+        "L": (g.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
         "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "u": u, "tau": 1 / S.beta,
     }
 
     def sample(rng):
         point = {S.beta: _positive(rng), c: float(rng.normal())}
-        for vec in (x, delta, v, u):
+        for vec in (x, g, v, u):
             _fill(point, vec, rng.normal(size=n))
         return point
 
@@ -710,14 +710,14 @@ def softmax_world(n: int = 3) -> World:
 
 def cross_entropy_world(n: int = 3) -> World:
     """The softmax world with a target probability vector t (its entries sum to 1),
-    L = -sum_k t_k log y_k and delta = dL/dy (no longer a constant)."""
+    L = -sum_k t_k log y_k and g = dL/dy (no longer a constant)."""
     w = softmax_world(n)
     t = _vector(sp.symbols(f"t_0:{n}", positive=True))
     ysym = w.values["y"]
     L = -sum(t[k] * sp.log(ysym[k]) for k in range(n))
-    delta = ysym.applyfunc(lambda yk: sp.diff(L, yk))
+    g = ysym.applyfunc(lambda yk: sp.diff(L, yk))
     w.name = "cross_entropy"
-    w.values.update({"t": t, "L": L, "delta": delta, "g": delta})
+    w.values.update({"t": t, "L": L, "g": g})
     previous = w.sample
 
     def sample(rng):
@@ -990,8 +990,6 @@ class Evaluator:
         if not _is_matrix(value):
             raise EquationError(f"{base} is a scalar and cannot take the subscript {indices}")
         rows, cols = value.shape
-        if len(idx) == 2 and cols == 1 and base == "delta":  # Kronecker delta_{ij}
-            return sp.Integer(int(idx[0] == idx[1]))
         if len(idx) == 1 and cols == 1:
             r, c = idx[0], 1
         elif len(idx) == 2:
@@ -1179,8 +1177,6 @@ def index_sizes(node: Node, world: World) -> dict[str, int]:
             if _is_matrix(value):
                 rows, cols = value.shape
                 axes = [rows] if (len(indices) == 1 and cols == 1) else [rows, cols]
-                if n.base == "delta" and len(indices) == 2 and cols == 1:
-                    axes = []
                 for i, size in zip(indices, axes):
                     if isinstance(i, str):
                         sizes.setdefault(i, size)
