@@ -14,7 +14,8 @@ recorded, so a failure names the property and the chapters that break it:
 - every markdown cell is rendered by jupyterlab-myst;
 - no raw MyST role or directive syntax, and no TeX, is visible in the rendered
   text, and no formula failed to typeset (KaTeX errors);
-- every cross-reference (equations, exercises, propositions) resolves in the page;
+- every cross-reference (equations, exercises, propositions) resolves in the page,
+  and every link to another chapter names a file that exists;
 - every computed number (``{eval}``) shows its stored result, not its expression;
 - the chapter opens clean, and saving it without edits writes the same bytes.
 
@@ -93,7 +94,7 @@ async ([path, timeoutMs, kernelId]) => {
   const rawRole = /\{[a-zA-Z][\w:.-]*\}`|^\s*(`{3,}|:{3,})\s*\{|^\s*:(class|label|name|nonumber):|^\(\S+\)=\s*$/m;
   const rawTex = /\$|\\(frac|partial|sum|begin|beta|mathbb|operatorname|left|right)\b/;
   const report = {dirtyOnOpen: panel.context.model.dirty, cells: cells.length, rendered: 0,
-                  formulas: 0, katexErrors: [], raw: [], tex: [], links: 0, unresolved: [],
+                  formulas: 0, katexErrors: [], raw: [], tex: [], links: 0, unresolved: [], files: [],
                   inline: [], inlineErrors: [], text: ''};
   for (const cell of cells) {
     const myst = cell.node.querySelector('.jp-InputArea .myst');
@@ -115,6 +116,11 @@ async ([path, timeoutMs, kernelId]) => {
       report.links += 1;
       const target = decodeURIComponent(a.getAttribute('href').slice(1));
       if (!ids.has(target)) report.unresolved.push(`${a.textContent.trim()} -> #${target}`);
+    }
+    // Links to other chapters: jupyterlab-myst points them at /files/<path> (opened in JupyterLab).
+    for (const a of myst.querySelectorAll('a[href*="/files/"]')) {
+      const url = new URL(a.href);
+      report.files.push(decodeURIComponent(url.pathname.split('/files/')[1]));
     }
     report.text += myst.textContent + '\n';  // with code: an {eval} shown as code is caught in Python
   }
@@ -290,7 +296,8 @@ def _per_chapter(lab: LabReport, key: str) -> dict[str, list]:
 
 # Roles JupyterLab (jupyterlab-myst) renders as the site does, checked in the browser by the
 # tests below; py: roles read as their content (the function's name, not linked in JupyterLab).
-RENDERED_ROLES = {"eq", "ref", "numref", "prf:ref", "doc", "cite", "eval", "math", "term", "abbr",
+# Not {doc}: its link has no file suffix in JupyterLab; link the file, [](02_softmax.ipynb).
+RENDERED_ROLES = {"eq", "ref", "numref", "prf:ref", "cite", "eval", "math", "term", "abbr",
                   "sub", "sup", "py:func", "py:class", "py:mod", "py:meth", "py:attr", "py:data"}
 # A role with its content, or an inline code span (read left to right, so `R^{mxn}` is code).
 ROLE_OR_CODE = re.compile(r"\{([a-zA-Z][\w:.-]*)\}`[^`]*`|`[^`\n]*`")
@@ -334,6 +341,16 @@ def test_every_formula_is_typeset(lab):
 def test_cross_references_resolve(lab):
     unresolved = _per_chapter(lab, "unresolved")
     assert not unresolved, f"links to targets that are not in the chapter: {unresolved}"
+
+
+def test_links_to_other_chapters_open_a_file(lab):
+    """{doc} became a link to a file without its suffix, which JupyterLab cannot open."""
+    links = {n: c.probe["files"] for n, c in lab.chapters.items()}
+    assert any(links.values()), "no chapter links to another: the probe is not finding them"
+    broken = {n: sorted({f for f in files if not (ROOT / "book" / f).exists()})
+              for n, files in links.items()}
+    broken = {n: f for n, f in broken.items() if f}
+    assert not broken, f"links to files that do not exist: {broken}"
 
 
 def test_computed_numbers_show_their_values(lab):

@@ -1,6 +1,18 @@
-"""One-off conversion of the chapters from myst-nb's glue to inline expressions (issue 13).
+"""One-off conversion of the chapters' markup to what JupyterLab renders too (issue 13).
 
-    .venv/bin/python tools/glue_to_eval.py book/*.ipynb
+    .venv/bin/python tools/jupyterlab_markup.py book/*.ipynb
+
+Two constructs of the chapters did not read right in JupyterLab (jupyterlab-myst):
+myst-nb's glue, and links to other chapters written with ``{doc}``.
+
+Links: jupyterlab-myst turns ``{doc}`02_softmax``` into a link to the file
+``02_softmax``, which does not exist. A Markdown link to the file,
+``[](02_softmax.ipynb)``, opens the chapter in JupyterLab (showing its file
+name) and is the same cross-reference on the site and in the PDF (showing the
+chapter's title); ``{doc}`Chapter 7 <07_hessian>``` becomes
+``[Chapter 7](07_hessian.ipynb)``.
+
+Glue:
 
 JupyterLab (jupyterlab-myst) cannot render myst-nb's ``{glue:text}`` role: it
 showed the key instead of the number. The chapters now quote computed numbers
@@ -19,7 +31,7 @@ sources and metadata only, keeping every cell id:
 
 Anything it does not recognise (another glue role, a glue call it cannot
 rewrite) stops it with the chapter and the cell named, before any file is written.
-A chapter without glue only gets its kernelspec fixed; running it twice changes nothing.
+A chapter without glue or {doc} only gets its kernelspec fixed; running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ import inline_eval
 from execute_notebooks import KERNELSPEC
 
 NAME = "quoted"
+DOC_ROLE = re.compile(r"\{doc\}`(?:([^`<]*?)\s*<([^`>]+)>|([^`<>]+))`")
 GLUE_ROLE = re.compile(r"\{glue(?::(\w+))?\}`([^`]*)`")
 IMPORT = re.compile(r"^from myst_nb import glue[ \t]*$", re.M)
 
@@ -116,6 +129,21 @@ def convert_markdown(source: str, where: str) -> tuple[str, list[tuple[str, str,
     return GLUE_ROLE.sub(one, source), found
 
 
+def convert_doc_links(source: str, folder: Path, where: str) -> str:
+    """``{doc}`` roles as Markdown links to the chapter's file."""
+
+    def one(m: re.Match) -> str:
+        text, target = (m.group(1), m.group(2)) if m.group(2) else ("", m.group(3))
+        target = target.strip()
+        files = [folder / f"{target}{suffix}" for suffix in (".ipynb", ".md")]
+        found = [f for f in files if f.exists()]
+        if not found:
+            raise Unconvertible(f"{where}: {m.group(0)} names no chapter in {folder}")
+        return f"[{text}]({found[0].name})"
+
+    return DOC_ROLE.sub(one, source)
+
+
 def convert(path: Path) -> bool:
     nb = nbformat.read(path, as_version=4)
     before = nbformat.writes(nb)
@@ -124,7 +152,9 @@ def convert(path: Path) -> bool:
         where = f"{path}: cell {k} ({cell.get('id')})"
         if cell.cell_type == "code":
             cell.source = convert_code(cell.source, where)
-        elif cell.cell_type == "markdown" and "{glue" in cell.source:
+        if cell.cell_type == "markdown":
+            cell.source = convert_doc_links(cell.source, path.parent, where)
+        if cell.cell_type == "markdown" and "{glue" in cell.source:
             cell.source, found = convert_markdown(cell.source, where)
             results = []
             for expr, key, fmt in found:
@@ -155,6 +185,7 @@ def main(paths: list[str]) -> int:
                     convert_code(cell.source, f"{p}: cell {k}")
                 elif cell.cell_type == "markdown":
                     convert_markdown(cell.source, f"{p}: cell {k}")
+                    convert_doc_links(cell.source, Path(p).parent, f"{p}: cell {k}")
         for p in paths:
             print(f"{p}: {'converted' if convert(Path(p)) else 'unchanged'}")
     except Unconvertible as err:
