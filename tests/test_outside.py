@@ -100,6 +100,16 @@ def test_the_book_extra_declares_every_import(path):
                             f"(module: distributions): {undeclared}; add them to the `book` extra")
 
 
+def test_the_book_extra_asks_only_for_what_chapters_import():
+    """A package no chapter imports any more (myst-nb once glue is gone) leaves the extra."""
+    providers = _providers()
+    imported = {_name(d) for p in CHAPTERS for m in third_party(chapter_imports(p))
+                for d in providers.get(m, [])}
+    extra = {_name(Requirement(r).name) for r in _project()["optional-dependencies"]["book"]}
+    unused = extra - imported - {"ipykernel"}  # the kernel runs the chapters; none imports it
+    assert not unused, f"no chapter imports {sorted(unused)}: drop it from the book extra (pyproject.toml)"
+
+
 def test_install_cells_agree_with_config():
     url, branch = install_cell.repository()
     source = install_cell.cell_source(url, branch)
