@@ -71,14 +71,12 @@ def declared() -> set[str]:
 
 
 def chapter_imports(path: Path) -> set[str]:
-    """The top-level modules a chapter's code cells import (IPython magics left out)."""
+    """The top-level modules a chapter's code cells import (magics read as IPython reads them)."""
     modules = set()
     for cell in read(path).cells:
         if cell.cell_type != "code":
             continue
-        code = "\n".join(line for line in cell.source.splitlines()
-                         if not line.lstrip().startswith(("%", "!")))
-        for node in ast.walk(ast.parse(code)):
+        for node in ast.walk(ast.parse(TransformerManager().transform_cell(cell.source))):
             if isinstance(node, ast.Import):
                 modules |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
