@@ -47,7 +47,7 @@ def zizmor(*paths: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_two_workflows_exist():
-    assert [p.name for p in WORKFLOWS] == ["ci.yml", "publish.yml"]
+    assert {"ci.yml", "publish.yml"} <= {p.name for p in WORKFLOWS}
 
 
 @pytest.mark.parametrize("lint", [actionlint, zizmor])
