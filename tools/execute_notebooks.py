@@ -42,6 +42,9 @@ from nbclient.exceptions import CellExecutionError
 from notebook_file import CorruptNotebook, read, shown
 
 ROOT = Path(__file__).resolve().parent.parent
+# Kernels inherit this: OpenBLAS threads only slow the chapters' many small matrix
+# products (measured: chapter 8 takes twice the CPU time with them). Same as tests/conftest.py.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info")
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 VOLATILE_TAG = "nbval-ignore-output"  # timing cells: their outputs differ from run to run
