@@ -31,7 +31,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Chapters are stored with their outputs. Before a build, re-execute exactly the
 # ones whose code cells, softmax_lib or pins changed since they last ran.
+# First, each chapter's install cell is written from _config.yml's repository (tools/install_cell.py).
 notebooks: $(STAMP)
+	$(BIN)/python tools/install_cell.py book/*.ipynb
 	$(BIN)/python tools/execute_notebooks.py --stale book/*.ipynb
 
 # MathJax for the site, pinned in tools/mathjax/package-lock.json and served by the

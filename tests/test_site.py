@@ -393,6 +393,26 @@ def test_every_toc_page_was_built(built_site):
     assert not missing, f"listed in _toc.yml but not built: {missing}"
 
 
+def test_chapters_launch_from_the_configured_repository(built_site):
+    """Each chapter links to Colab and Binder at _config.yml's repository; run_locally shows its URL."""
+    import install_cell  # tools/install_cell.py reads _config.yml's repository
+
+    url, branch = install_cell.repository()
+    repo = urlparse(url).path.strip("/")
+    chapters = [d for d, _ in TOC if (ROOT / f"{d}.ipynb").is_file()]
+    missing = {}
+    for docname in chapters:
+        page = (SITE / _html(docname)).read_text(encoding="utf-8")
+        links = (f"https://colab.research.google.com/github/{repo}/blob/{branch}/{docname}.ipynb",
+                 f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{docname}.ipynb")
+        absent = [u for u in links if f'href="{u}"' not in page]
+        if absent:
+            missing[docname] = absent
+    assert chapters and not missing, f"launch links missing: {missing}"
+    run_locally = (SITE / "book" / "run_locally.html").read_text(encoding="utf-8")
+    assert url in run_locally and "repository_url" not in run_locally  # the marker was replaced
+
+
 def test_every_formula_is_typeset_by_mathjax(site):
     pages_with_math = [p for p, r in site.pages.items() if r.probe["math"]]
     assert pages_with_math, "no page has math: the probe is not finding it"
