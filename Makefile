@@ -103,4 +103,4 @@ bench: $(STAMP)
 	$(BIN)/python -c "import torch" 2>/dev/null \
 	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 \
 	  || echo "torch did not install: benchmarking without it"
-	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench.py --save bench/results.json
