@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: book site test lab clean lock help notebooks
+.PHONY: book site test lab clean lock help notebooks pdf
 
 help:
 	@echo "make book   re-execute stale chapters, then build the site into _build/html (warnings are errors)"
@@ -19,6 +19,7 @@ help:
 	@echo "make clean  remove the build, the venv and caches"
 	@echo "make bench  time softmax_lib against scipy and torch (a benchmark, not a test)"
 	@echo "make equations  check every labelled equation of the book against softmax_lib (seconds)"
+	@echo "make pdf    the PDF edition, _build/pdf/$(PDF_NAME) (the site printed by Chromium), also copied into the site"
 
 # The venv is rebuilt whenever the pins or the package metadata change.
 # uv (itself pinned) installs the pinned set in seconds; pip would take a minute.
@@ -64,6 +65,16 @@ SITE_STAMP   := _build/html/.stamp
 SITE_SOURCES := _config.yml _toc.yml requirements.txt $(wildcard book/* book/images/* softmax_lib/*.py tools/*.py)
 $(SITE_STAMP): $(SITE_SOURCES) $(STAMP) $(MATHJAX)
 	$(MAKE) --no-print-directory site
+
+# The PDF edition: the built site (stored outputs) assembled into one page and printed
+# by Debian's Chromium, as the browser test drives it (tools/pdf_edition.py says how).
+# The site's download menu links to the copy at _build/html/$(PDF_NAME).
+PDF_NAME := softmax-derivative.pdf
+PDF      := _build/pdf/$(PDF_NAME)
+pdf: $(PDF)
+$(PDF): $(SITE_STAMP) tools/pdf_edition.py
+	@test -x /usr/bin/chromium || { echo "make pdf needs Debian's Chromium: apt-get install -y chromium"; exit 1; }
+	$(BIN)/python tools/pdf_edition.py --out $@
 
 test: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m pytest

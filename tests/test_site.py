@@ -23,6 +23,7 @@ of the first chapter goes to ``_build/screenshots/``.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import http.server
 import os
@@ -187,10 +188,16 @@ def _extra_pages() -> list[str]:
 def built_site() -> Path:
     """The site, rebuilt by the Makefile first if it is missing or stale."""
     if "BOOK_SITE_DIR" not in os.environ and shutil.which("make"):
-        run = subprocess.run(["make", "--no-print-directory", "_build/html/.stamp"],
-                             cwd=ROOT, capture_output=True, text=True)
+        # The site links to the PDF edition, so the PDF is built too when Chromium can
+        # (`make pdf`); tests/test_pdf.py takes the same lock before it runs make.
+        targets = ["_build/html/.stamp"] + (["pdf"] if CHROMIUM.exists() else [])
+        (ROOT / "_build").mkdir(exist_ok=True)
+        with open(ROOT / "_build" / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            run = subprocess.run(["make", "--no-print-directory", *targets],
+                                 cwd=ROOT, capture_output=True, text=True)
         if run.returncode:
-            pytest.fail("the site did not build (make site):\n" + run.stdout[-6000:] + run.stderr[-6000:])
+            pytest.fail("the site or the PDF did not build (make site, make pdf):\n" + run.stdout[-6000:] + run.stderr[-6000:])
     if not (SITE / "index.html").is_file():
         pytest.skip("the site is not built: run `make site`")
     return SITE
