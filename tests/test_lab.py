@@ -338,8 +338,23 @@ def test_every_formula_is_typeset(lab):
     assert not tex, f"TeX outside a typeset formula: {tex}"
 
 
+def _glossary_terms(name: str) -> set[str]:
+    """The texts a chapter links to the glossary page with {term}`text <term>` or {term}`text`."""
+    nb = json.loads((ROOT / "book" / name).read_text(encoding="utf-8"))
+    md = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    return {m.group(1).strip() for m in re.finditer(r"\{term\}`([^`<]+)(?:<[^`]*>)?`", md)}
+
+
 def test_cross_references_resolve(lab):
-    unresolved = _per_chapter(lab, "unresolved")
+    # A {term} link points to the glossary, another page: the site follows it, but
+    # jupyterlab-myst resolves references within one notebook only and renders it as a
+    # link to "#". That one limitation is allowed (by the term's text); nothing else is.
+    unresolved = {}
+    for name, links in _per_chapter(lab, "unresolved").items():
+        terms = _glossary_terms(name)
+        left = [link for link in links if not (link.endswith(" -> #") and link[:-5] in terms)]
+        if left:
+            unresolved[name] = left
     assert not unresolved, f"links to targets that are not in the chapter: {unresolved}"
 
 
