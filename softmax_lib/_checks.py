@@ -4,7 +4,10 @@ Every public function converts its array arguments here, so that the rules
 are written once: which dtypes are accepted, what a bad ``beta`` or axis is,
 and that numpy masked arrays are refused (a masked array would silently lose
 its mask in the arithmetic; fill the masked entries first, e.g. with
-``x.filled(-np.inf)`` for logits, which softmax gives probability 0).
+``x.filled(-np.inf)`` for logits, which softmax gives probability 0). Only
+the argument itself is checked: looking inside lists for masked arrays
+would cost every call a pass over its elements, and ``np.asarray`` of such a
+list drops the masks.
 """
 
 from __future__ import annotations
@@ -93,14 +96,12 @@ def check_axis(arr: np.ndarray, axis: int, name: str = "x") -> int:
     return axis
 
 
-def refuse_nan(arr: np.ndarray, name: str) -> None:
-    """Raise ValueError naming ``name`` and the first position if ``arr`` holds NaN."""
-    if np.isnan(arr).any():
-        where = tuple(int(i) for i in np.argwhere(np.isnan(arr))[0])
+def refuse_nonfinite(arr: np.ndarray, name: str, caller: str) -> None:
+    """Raise ValueError naming ``caller``, ``name`` and the first position if ``arr`` holds NaN or inf."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
         at = f"[{', '.join(map(str, where))}]" if where else ""
-        raise ValueError(f"{name}{at} is NaN")
-
-
-def first_bad_slice(bad: np.ndarray) -> tuple[int, ...]:
-    """Index (over the non-softmax axes) of the first True entry of ``bad``."""
-    return tuple(int(i) for i in np.argwhere(bad)[0])
+        value = arr[where]
+        what = "NaN" if np.isnan(value) else f"{value} (infinite)"
+        raise ValueError(f"{caller}: {name}{at} is {what}")

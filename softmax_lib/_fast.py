@@ -19,16 +19,21 @@ idea used below.
   bits as ``np.sum`` over the whole row.
 * **Threads.** Blocks run on one thread pool per process (numpy's ufuncs
   release the GIL). ``SOFTMAX_LIB_NUM_THREADS`` sets how many threads a call
-  uses; the default is the number of CPUs the process may run on. The pool
-  grows to the largest count asked for and never multiplies; a forked child
-  starts a fresh one. Every call allocates its own temporaries, so a call
+  may use, at most :data:`MAX_THREADS_PER_CPU` per CPU; the default is the
+  number of CPUs the process may run on, read on every call. A call uses at
+  most one thread per unit of work (block or row). The pool grows to the
+  largest count a call needed and never multiplies; a forked child starts a
+  fresh one. Every call allocates its own temporaries, so a call
   made from a signal handler in the middle of another cannot disturb it. If
   the caller raises (an interrupt, say), the blocks not yet started are
   cancelled and the helpers stop after their current block.
 
-The blocks depend only on the shape and the dtype, never on the thread
-count, and each block is computed by one thread in a fixed order, so the
-result is the same bits for any thread count.
+The blocks depend only on the shape, the dtype and :data:`BLOCK_BYTES`,
+never on the thread count, and each block is computed by one thread in a
+fixed order, so the result is the same bits for any thread count. It is also
+the simple path's bits for any block size, but for different reasons: rows
+are independent, and a long row's column blocks follow numpy's own pairwise
+tree, so its sum is numpy's whatever the block size.
 """
 
 from __future__ import annotations
@@ -52,15 +57,19 @@ SHORT_ROW = 32
 THREADS_ENV = "SOFTMAX_LIB_NUM_THREADS"
 
 
-def applies(x: np.ndarray, axis: int = -1) -> bool:
-    """Whether the blocked, threaded path computes softmax of ``x`` (any axis, any layout)."""
+def applies(x: np.ndarray) -> bool:
+    """Whether the blocked, threaded path computes softmax of ``x`` (along any axis, in any layout)."""
     return x.nbytes >= MIN_BYTES and x.dtype.char in "fd"
 
 
 # ---------------------------------------------------------------- the thread count
 
+#: A thread count above this many threads per CPU is refused (more cannot run at once; a typo
+#: such as 5000 would otherwise start thousands of threads that live as long as the process).
+MAX_THREADS_PER_CPU = 4
+
 _UNREAD = object()
-_env_cache: tuple[object, int] = (_UNREAD, 0)  # (the variable's text or None, its thread count)
+_env_cache: tuple[object, int] = (_UNREAD, 0)  # (the variable's text or None, its value; 0 = unset)
 
 
 def _cpus() -> int:
@@ -76,11 +85,14 @@ _ENV_DATA = getattr(os.environ, "_data", None)
 _ENV_KEY = os.environ.encodekey(THREADS_ENV) if hasattr(os.environ, "encodekey") else THREADS_ENV
 
 
-def num_threads() -> int:
-    """The thread count: ``$SOFTMAX_LIB_NUM_THREADS``, else the CPUs this process may run on.
+def check_threads() -> int:
+    """Check ``$SOFTMAX_LIB_NUM_THREADS``; return its value, or 0 when it is unset.
 
-    Every public function reads it, whatever the size of its input, so a bad
-    value is the same ValueError everywhere.
+    Every public function calls this, whatever the size of its input, so a
+    bad value is the same ValueError everywhere. It costs a dictionary
+    lookup: the parsed value is kept until the variable's text changes. The
+    limit, :data:`MAX_THREADS_PER_CPU` times the CPUs the process may run on,
+    is therefore computed when a value is first read, not on every call.
     """
     global _env_cache
     raw = _ENV_DATA.get(_ENV_KEY) if _ENV_DATA is not None else os.environ.get(THREADS_ENV)
@@ -89,23 +101,38 @@ def num_threads() -> int:
         return cached[1]
     raw_text = raw.decode() if isinstance(raw, bytes) else raw
     value = (raw_text or "").strip()
-    if not value:
-        count = _cpus()
-    else:
+    count = 0
+    if value:
         try:
             count = int(value)
         except ValueError:
             count = 0
         if count < 1:
             raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
+        cpus = _cpus()
+        if count > MAX_THREADS_PER_CPU * cpus:
+            raise ValueError(
+                f"{THREADS_ENV}={count} is more than {MAX_THREADS_PER_CPU} threads for each of the "
+                f"{cpus} CPUs this process may run on; at most {MAX_THREADS_PER_CPU * cpus} are allowed"
+            )
     _env_cache = (raw, count)
     return count
+
+
+def num_threads() -> int:
+    """The thread count: ``$SOFTMAX_LIB_NUM_THREADS``, else the CPUs this process may run on.
+
+    The CPUs are read on every call (``os.sched_getaffinity``), so a later
+    change of the process's affinity counts from the next call on. Only the
+    blocked path asks, where a system call is negligible.
+    """
+    return check_threads() or _cpus()
 
 
 # ---------------------------------------------------------------- one pool per process
 
 class _Pool:
-    """Daemon threads taking jobs from one queue; it only ever grows."""
+    """Daemon threads taking jobs from one queue; it grows to the largest count a call needed."""
 
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -147,19 +174,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def _ufunc_bufsize(n: int) -> int:
-    """The ufunc buffer size (in elements) for blocks of rows of ``n`` entries.
-
-    An operation such as ``xb - ref``, with ``ref`` one value per row, is
-    about 3 times slower when rows are shorter than numpy's ufunc buffer
-    (8192 elements by default): numpy then copies ``ref``, repeated, into a
-    buffer to run its inner loop over several rows at once. With a buffer no
-    longer than a row it runs one row at a time, straight from memory.
-    numpy wants a multiple of 16; the buffer size changes no result.
-    """
-    return min(8192, max(16, n - n % 16))
-
-
 def _run(task, units: list, threads: int, bufsize: int | None = None) -> None:
     """Call ``task(unit)`` for every unit, on ``threads`` threads; the caller works too.
 
@@ -187,7 +201,8 @@ def _run(task, units: list, threads: int, bufsize: int | None = None) -> None:
                     state["next"] = i + 1
                 task(units[i])
 
-    if threads == 1 or len(units) == 1:
+    threads = min(threads, len(units))  # a helper without a unit would only wait
+    if threads <= 1:
         work()
         return
 
@@ -255,7 +270,7 @@ def _blocked_rows(kernel, inputs, out, threads):
         results[k] = kernel(*cols, ot, 0)
         np.copyto(out[r0:r1], ot.T)
 
-    bufsize = None if short else _ufunc_bufsize(n)  # transposed blocks broadcast no row value
+    bufsize = None if short else _kernel.row_bufsize(n, blocked=True)  # transposed: no row value
     _run(task, list(range(len(starts))), threads, bufsize)
     return results
 
@@ -280,30 +295,28 @@ def _long_rows_softmax(x, out, beta, log, norm, threads):
     rows, n = x.shape
     tree = _kernel.pairwise_tree(0, n, max(1, BLOCK_BYTES // x.itemsize))
 
-    def total(xb, ob, ref, node, tails):
+    def total(xb, ob, ref, node):
         if isinstance(node, list):
-            return total(xb, ob, ref, node[0], tails) + total(xb, ob, ref, node[1], tails)
+            return total(xb, ob, ref, node[0]) + total(xb, ob, ref, node[1])
         a, b = node
         dest = np.empty((1, b - a), x.dtype) if log else ob[:, a:b]
         shifted = _kernel.shift(xb[:, a:b], ref, beta, out=dest)
-        if not log:
-            tails.append((a, b, _kernel.tail_residual(xb[:, a:b], ref, shifted, beta)))
-        e = np.exp(shifted, out=dest)
+        if log:
+            e = np.exp(shifted, out=dest)
+        else:  # the same tail correction as the simple path, before the sum
+            e = _kernel.exp_corrected(xb[:, a:b], ref, shifted, beta, -1)
         return _kernel.row_sum(e, -1)
 
     def task(r):
         xb, ob = x[r:r + 1], out[r:r + 1]
         ref = _kernel.reference(xb, beta, -1) if beta != 0.0 else None
-        tails = []
-        s = total(xb, ob, ref, tree, tails)  # NaN for NaN, +inf after scaling, or all masked
+        s = total(xb, ob, ref, tree)  # NaN for NaN, +inf after scaling, or all masked
         if log:
             for a, b in _kernel.leaves(tree):
                 o = _kernel.shift(xb[:, a:b], ref, beta, out=ob[:, a:b])
                 np.subtract(o, np.log(s), out=o)
         else:
             np.divide(ob, s, out=ob)
-            for a, b, tail in tails:
-                _kernel.correct_tail(ob[:, a:b], tail)
         norm[r] = s[0]
 
     _run(task, list(range(rows)), threads)
@@ -329,7 +342,7 @@ def _long_rows_vjp(y, g, out, beta, threads) -> float:
             o = np.subtract(gb[:, a:b], d, out=ob[:, a:b])
             np.multiply(o, yb[:, a:b], out=o)
             if beta != 1.0:
-                np.multiply(o, beta, out=o)
+                _kernel.scale(o, beta)
             check += float(np.add.reduce(o, axis=None))
         totals[r] = check
 

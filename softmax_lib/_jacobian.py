@@ -6,16 +6,15 @@ Chapters "The case i = j", "The case i ≠ j" and "The full Jacobian".
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-import math
-
 from . import _fast, _kernel
 from ._checks import as_float_array, check_axis, check_beta
-from ._softmax import as_rows, from_rows, softmax
+from ._softmax import _softmax, as_rows, from_rows
 
 
 def _check_index(k, n: int, name: str) -> int:
@@ -64,7 +63,8 @@ def softmax_partial(y: ArrayLike, j: int, i: int, beta: float = 1.0) -> float:
 
     See Also
     --------
-softmax_jacobian : all the partials at once.
+    softmax_jacobian : all the partials at once.
+
     Examples
     --------
     >>> from softmax_lib import softmax, softmax_partial
@@ -83,9 +83,11 @@ softmax_jacobian : all the partials at once.
         raise ValueError(f"y[{bad}] = {yy[bad]} is not finite")
     j = _check_index(j, yy.size, "j")
     i = _check_index(i, yy.size, "i")
+    # in Python floats: a float32 y would otherwise turn a beta beyond its range into inf
+    yi, yj = float(yy[i]), float(yy[j])
     if i == j:
-        return float(beta * yy[i] * (1.0 - yy[i]))
-    return float(-beta * yy[j] * yy[i])
+        return beta * yi * (1.0 - yi)
+    return -beta * yj * yi
 
 
 def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
@@ -122,9 +124,10 @@ def softmax_jacobian(x: ArrayLike, beta: float = 1.0) -> np.ndarray:
 
     See Also
     --------
-softmax_partial : one entry of J.
-softmax_vjp : the product ``grad @ J`` without building J.
-numerical_jacobian : the finite-difference check.
+    softmax_partial : one entry of J.
+    softmax_vjp : the product ``grad @ J`` without building J.
+    numerical_jacobian : the finite-difference check.
+
     Examples
     --------
     >>> from softmax_lib import softmax_jacobian
@@ -132,12 +135,22 @@ numerical_jacobian : the finite-difference check.
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])
     """
-    y = softmax(x, beta=beta, axis=-1)
+    y = _softmax(x, beta, -1, False, "softmax_jacobian")
     beta = float(beta)
     jac = np.multiply(y[..., :, None], y[..., None, :])
-    jac *= -beta
     diag = np.einsum("...ii->...i", jac)  # a writable view of the diagonal
-    diag += beta * y
+    if _kernel.beta_fits(beta, jac.dtype):
+        jac *= -beta
+        diag += beta * y
+        return jac
+    # beta beyond float32 / float16: diag(y) - y y^T first, then beta as two exact factors
+    # (scale); every entry is then at most |beta| / 4 ... |beta| in size, and may overflow
+    with _kernel.quiet():
+        np.negative(jac, out=jac)
+        diag += y
+        _kernel.scale(jac, beta)
+    if not np.isfinite(jac).all():
+        raise ValueError(f"softmax_jacobian: beta={beta} times diag(y) - y y^T overflows {jac.dtype}")
     return jac
 
 
@@ -145,27 +158,44 @@ def _careful_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray, beta: float,
                  other: tuple[int, ...], axis: int) -> None:
     """The VJP's slow path, taken when the cheap check found a non-finite value.
 
-    ``y``, ``g`` and ``out`` are 2-D rows (one per slice). A slice of y or g
-    holding NaN or an infinite value is a ValueError naming the slice. Else
-    ``g - <g, y>`` overflowed although every input is finite: those rows are
-    computed again from ``g / 4`` and the result multiplied by 4 (both exact
-    for every float that is not subnormal), which cannot overflow where the
-    exact answer is finite (``|g - <g, y>| <= 2 max |g|`` for a probability
-    vector y).
+    ``y``, ``g`` and ``out`` are 2-D rows (one per slice; ``other`` is the
+    shape of the other axes). A slice of y or g holding NaN or an infinite
+    value is a ValueError naming the slice. Else ``g - <g, y>`` overflowed
+    although every input is finite: those rows are computed again from
+    ``g / 4`` and the result multiplied by 4 (both exact for every float that
+    is not subnormal), which cannot overflow where the exact answer is finite
+    (``|g - <g, y>| <= 2 max |g|`` for a probability vector y). A row that is
+    still not finite is a ValueError naming the slice: y there is not a
+    probability vector, or the exact result itself overflows the dtype.
     """
     bad = ~(np.isfinite(y).all(axis=1) & np.isfinite(g).all(axis=1))
     if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        index = tuple(int(i) for i in np.unravel_index(k, other)) if other else ()
+        where = _kernel.describe_slice(other, int(np.flatnonzero(bad)[0]), axis, "y")
         raise ValueError(
-            f"softmax_vjp: the slice at index {index} along axis {axis} of y or grad holds "
-            "NaN or an infinite value, so <grad, y> is not finite"
+            f"softmax_vjp: {where} of y or grad holds NaN or an infinite value, "
+            "so <grad, y> is not finite"
         )
-    rows = ~np.isfinite(out).all(axis=1)
-    if rows.any():
-        redo = _kernel.vjp_block(y[rows], g[rows] * 0.25, None, beta, -1)[0]
-        redo *= 4.0
-        out[rows] = redo
+    rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if not rows.size:
+        return
+    redo = _kernel.vjp_block(y[rows], g[rows] * 0.25, None, beta, -1)[0]
+    redo *= 4.0
+    out[rows] = redo
+    still = rows[~np.isfinite(redo).all(axis=1)]
+    if still.size:
+        k = int(still[0])
+        where = _kernel.describe_slice(other, k, axis, "y")
+        yk = y[k]
+        total = float(np.sum(yk, dtype=np.float64))
+        if (yk < 0).any() or (yk > 1).any() or abs(total - 1.0) > 1e-3:
+            raise ValueError(
+                f"softmax_vjp: {where} is not a probability vector (entries in [0, 1] summing to "
+                f"1; its sum is {total:.6g}), and beta * y * (grad - <grad, y>) is not finite there"
+            )
+        raise ValueError(
+            f"softmax_vjp: beta * y * (grad - <grad, y>) overflows {out.dtype} at {where} "
+            f"(beta={beta}): the exact result is beyond the dtype's range"
+        )
 
 
 def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -214,8 +244,9 @@ def softmax_vjp(y: ArrayLike, grad: ArrayLike, beta: float = 1.0, axis: int = -1
 
     See Also
     --------
-softmax_jacobian : the matrix this multiplies by, built explicitly.
-cross_entropy_grad : the gradient of softmax followed by cross-entropy.
+    softmax_jacobian : the matrix this multiplies by, built explicitly.
+    cross_entropy_grad : the gradient of softmax followed by cross-entropy.
+
     Examples
     --------
     >>> from softmax_lib import softmax, softmax_vjp
@@ -229,7 +260,7 @@ cross_entropy_grad : the gradient of softmax followed by cross-entropy.
     if yy.shape != g.shape:
         raise ValueError(f"y and grad must have the same shape, got {yy.shape} and {g.shape}")
     axis = check_axis(yy, axis, "y")
-    threads = _fast.num_threads()
+    _fast.check_threads()
     if g.dtype != yy.dtype:
         common = np.result_type(yy, g)
         yy, g = yy.astype(common, copy=False), g.astype(common, copy=False)
@@ -259,7 +290,7 @@ cross_entropy_grad : the gradient of softmax followed by cross-entropy.
     out = np.empty_like(rows_y)
     with _kernel.quiet():
         if _fast.applies(rows_y):  # large arrays: blocked and threaded, the same bits
-            check = _fast.vjp_rows(rows_y, rows_g, out, beta, threads)
+            check = _fast.vjp_rows(rows_y, rows_g, out, beta, _fast.num_threads())
         else:
             check = _kernel.vjp_check(_kernel.vjp_block(rows_y, rows_g, out, beta, -1)[0])
         if not math.isfinite(check):
@@ -309,8 +340,9 @@ def softmax_beta_grad(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.nda
 
     See Also
     --------
-softmax : the function differentiated.
-softmax_jacobian : the derivative with respect to x.
+    softmax : the function differentiated.
+    softmax_jacobian : the derivative with respect to x.
+
     Examples
     --------
     >>> from softmax_lib import softmax_beta_grad
@@ -320,17 +352,22 @@ softmax_jacobian : the derivative with respect to x.
     array([-0.33333333,  0.        ,  0.33333333])
     """
     xx = as_float_array(x)
-    y = softmax(xx, beta=beta, axis=axis)
+    y = _softmax(xx, beta, axis, False, "softmax_beta_grad")
     axis = check_axis(xx, axis)
     # From halves: y (x/2 - <y, x/2>) * 2 is y (x - <y, x>) to the last bit (halving is
     # exact), but x/2 - <y, x/2> cannot overflow where x - <y, x> would (1.7e308 - -1.5e308).
     # y_j x_j is 0 where y_j is 0, also for a masked x_j = -inf (0 * inf is NaN otherwise).
+    # One array besides y and the output: x/2 is formed twice rather than kept.
     with _kernel.quiet():
-        half = np.multiply(xx, 0.5, dtype=y.dtype)
-        live = y > 0
-        weighted = np.where(live, y * half, 0.0)
-        mean = np.sum(weighted, axis=axis, keepdims=True)
-        out = np.where(live, y * (half - mean), 0.0)
+        dead = y == 0
+        out = np.multiply(xx, 0.5, dtype=y.dtype)
+        np.multiply(out, y, out=out)
+        np.copyto(out, 0.0, where=dead)
+        mean = np.sum(out, axis=axis, keepdims=True)
+        np.multiply(xx, 0.5, out=out, dtype=y.dtype)
+        np.subtract(out, mean, out=out)
+        np.multiply(out, y, out=out)
+        np.copyto(out, 0.0, where=dead)
         out *= 2.0
-    return out.astype(y.dtype, copy=False)
+    return out
 

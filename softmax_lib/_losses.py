@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _kernel
 from ._checks import as_float_array, check_axis, check_beta, reject_masked
-from ._softmax import log_softmax, softmax
+from ._softmax import _softmax
 
 
-def _target_probabilities(target: ArrayLike, x: np.ndarray) -> np.ndarray:
-    """Return the target as probability vectors of x's shape (one-hot for indices)."""
+def _target(target: ArrayLike, x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The checked target and whether it holds class indices (intp, shape ``x.shape[:-1] + (1,)``).
+
+    Indices are never expanded to one-hot vectors: the losses gather with them.
+    """
     reject_masked(target, "target")
     t = np.asarray(target)
     n = x.shape[-1]
@@ -19,9 +23,7 @@ def _target_probabilities(target: ArrayLike, x: np.ndarray) -> np.ndarray:
             bad = np.argwhere((t < 0) | (t >= n))[0]
             where = f" at {tuple(int(i) for i in bad)}" if t.ndim else ""
             raise ValueError(f"target{where} is the class index {t[tuple(bad)]}, outside 0..{n - 1}")
-        onehot = np.zeros(x.shape, dtype=x.dtype)
-        np.put_along_axis(onehot, t[..., None].astype(np.intp), 1.0, axis=-1)
-        return onehot
+        return t.astype(np.intp)[..., None], True
     if t.shape == x.shape:
         tt = as_float_array(t, "target")
         if not np.isfinite(tt).all() or (tt < 0).any():
@@ -33,7 +35,7 @@ def _target_probabilities(target: ArrayLike, x: np.ndarray) -> np.ndarray:
                 f"target probabilities must sum to 1 over the last axis; "
                 f"the slice at {tuple(int(i) for i in bad)} sums to {sums[tuple(bad)]}"
             )
-        return tt
+        return tt, False
     raise ValueError(
         f"target must be integer class indices of shape {x.shape[:-1]} or probability "
         f"vectors of shape {x.shape}, got dtype {t.dtype} and shape {t.shape}"
@@ -84,8 +86,9 @@ def cross_entropy(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np.ndar
 
     See Also
     --------
-cross_entropy_grad : its gradient.
-log_softmax : what it is computed from.
+    cross_entropy_grad : its gradient.
+    log_softmax : what it is computed from.
+
     Examples
     --------
     >>> from softmax_lib import cross_entropy
@@ -95,11 +98,16 @@ log_softmax : what it is computed from.
     0.6931471805599453
     """
     xx = _check_logits(x)
-    t = _target_probabilities(target, xx)
-    logp = log_softmax(xx, beta=beta, axis=-1)
-    with np.errstate(invalid="ignore"):  # 0 * -inf for a masked logit with t_k = 0
-        terms = np.where(t > 0, t * logp, 0.0)
-    return -terms.sum(axis=-1)
+    t, indices = _target(target, xx)
+    logp = _softmax(xx, beta, -1, True, "cross_entropy")
+    if indices:
+        return -np.take_along_axis(logp, t, axis=-1)[..., 0]
+    if t.dtype != logp.dtype:  # float64 probabilities for float32 logits: a float64 loss
+        logp = logp.astype(np.result_type(logp, t))
+    with _kernel.quiet():  # 0 * -inf for a masked logit with t_k = 0, set to 0 below
+        np.multiply(logp, t, out=logp)
+        np.copyto(logp, 0.0, where=t == 0)
+    return -logp.sum(axis=-1)
 
 
 def cross_entropy_grad(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np.ndarray:
@@ -117,8 +125,9 @@ def cross_entropy_grad(x: ArrayLike, target: ArrayLike, beta: float = 1.0) -> np
 
     See Also
     --------
-cross_entropy : the loss.
-softmax_vjp : the general backward pass through softmax.
+    cross_entropy : the loss.
+    softmax_vjp : the general backward pass through softmax.
+
     Examples
     --------
     >>> from softmax_lib import cross_entropy_grad
@@ -127,5 +136,17 @@ softmax_vjp : the general backward pass through softmax.
     """
     xx = _check_logits(x)
     beta = check_beta(beta)
-    t = _target_probabilities(target, xx)
-    return beta * (softmax(xx, beta=beta, axis=-1) - t)
+    t, indices = _target(target, xx)
+    grad = _softmax(xx, beta, -1, False, "cross_entropy_grad")
+    if indices:
+        np.put_along_axis(grad, t, np.take_along_axis(grad, t, axis=-1) - 1.0, axis=-1)
+    elif t.dtype == grad.dtype:
+        np.subtract(grad, t, out=grad)
+    else:  # float64 probabilities for float32 logits: a float64 gradient
+        grad = grad - t
+    with _kernel.quiet():  # scale(): beta is not cast to inf where it exceeds the dtype
+        _kernel.scale(grad, beta)
+    # |y - t| <= 1: only a beta beyond the dtype's range can overflow
+    if not _kernel.beta_fits(beta, grad.dtype) and not np.isfinite(grad).all():
+        raise ValueError(f"cross_entropy_grad: beta={beta} times y - t overflows {grad.dtype}")
+    return grad

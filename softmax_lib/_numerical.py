@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, refuse_nan
+from ._checks import as_float_array, reject_masked
 
 
 def numerical_jacobian(
@@ -18,10 +18,13 @@ def numerical_jacobian(
     .. math::
 
         \frac{\partial f_p}{\partial x_q} \approx
-        \frac{f_p(x + \varepsilon e_q) - f_p(x - \varepsilon e_q)}{2 \varepsilon}
+        \frac{f_p(x + h e_q) - f_p(x - h e_q)}{(x_q + h) - (x_q - h)},
+        \qquad h = \texttt{eps}
 
-    The truncation error is O(eps^2) and the rounding error O(u / eps), with
-    u the unit roundoff, so steps near 1e-5 to 1e-6 are best in float64.
+    The denominator is the step actually taken, which is ``2 h`` unless
+    ``x_q + h`` or ``x_q - h`` rounds. The truncation error is O(h^2) and the
+    rounding error O(epsilon / h), with epsilon the machine epsilon, so steps
+    near 1e-5 to 1e-6 are best in float64.
 
     Parameters
     ----------
@@ -41,12 +44,13 @@ def numerical_jacobian(
     Raises
     ------
     ValueError
-        If ``eps`` is not a positive finite number or is lost to rounding at
-        some entry (``x + eps == x``: the quotient would be 0), if ``x`` holds
-        NaN, or if ``f`` returns NaN at one of the points it is called at;
-        the message names the entry.
+        If ``eps`` is not a positive finite number (a bool is refused) or is
+        lost to rounding at some entry (``x + eps == x``: the quotient would
+        be 0), if ``x`` holds NaN or an infinite value, or if ``f`` returns
+        NaN at one of the points it is called at; the message names the entry.
     TypeError
-        If ``x`` is not numeric, or is a numpy masked array.
+        If ``x`` is not numeric, or if ``x`` or a value ``f`` returns is a
+        numpy masked array.
 
     See Also
     --------
@@ -61,11 +65,16 @@ def numerical_jacobian(
     array([[2., 0.],
            [0., 6.]])
     """
-    if not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
+    if (isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating))
+            or not np.isfinite(eps) or not eps > 0):
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
     x0 = as_float_array(x).astype(np.float64)
-    refuse_nan(x0, "x")
+    _refuse(x0, "x", np.isnan, "NaN")
+    _refuse(x0, "x", np.isinf, "infinite: no step around it is finite")
     eps = float(eps)
+    # the step actually taken, entry by entry: (x + eps) - (x - eps) is exact, and differs
+    # from 2 eps wherever x + eps or x - eps rounded
+    steps = (x0 + eps) - (x0 - eps)
     lost = ((x0 + eps) == x0) | ((x0 - eps) == x0)
     if lost.any():
         where = tuple(int(i) for i in np.argwhere(lost)[0])
@@ -76,17 +85,28 @@ def numerical_jacobian(
         )
 
     def call(point: np.ndarray, what: str) -> np.ndarray:
-        value = np.asarray(f(point.reshape(x0.shape)), dtype=np.float64)
-        refuse_nan(value, f"f({what})")
+        value = f(point.reshape(x0.shape))
+        reject_masked(value, f"f({what})")
+        value = np.asarray(value, dtype=np.float64)
+        _refuse(value, f"f({what})", np.isnan, "NaN")
         return value
 
-    flat = x0.reshape(-1)
+    flat, steps = x0.reshape(-1), steps.reshape(-1)
     f0 = call(flat.copy(), "x")
     jac = np.empty(f0.shape + x0.shape)
     for q in range(flat.size):
-        step = np.zeros_like(flat)
-        step[q] = eps
-        plus = call(flat + step, f"x + eps e_{q}")
-        minus = call(flat - step, f"x - eps e_{q}")
-        jac[(...,) + np.unravel_index(q, x0.shape)] = (plus - minus) / (2 * eps)
+        plus, minus = flat.copy(), flat.copy()
+        plus[q] += eps
+        minus[q] -= eps
+        jac[(...,) + np.unravel_index(q, x0.shape)] = (
+            call(plus, f"x + eps e_{q}") - call(minus, f"x - eps e_{q}")) / steps[q]
     return jac
+
+
+def _refuse(arr: np.ndarray, name: str, test, what: str) -> None:
+    """Raise ValueError naming ``name`` and the first position where ``test(arr)`` holds."""
+    bad = test(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        at = f"[{', '.join(map(str, where))}]" if where else ""
+        raise ValueError(f"{name}{at} is {what}")

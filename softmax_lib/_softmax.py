@@ -42,11 +42,12 @@ def from_rows(out: np.ndarray, shape: tuple[int, ...], moved: tuple[int, ...] | 
     return np.moveaxis(out.reshape(moved), -1, axis)
 
 
-def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
+def _softmax(x: ArrayLike, beta: float, axis: int, log: bool, caller: str) -> np.ndarray:
+    """softmax or log_softmax; ``caller`` is the public function named in error messages."""
     arr = as_float_array(x)
     beta = check_beta(beta)
     axis = check_axis(arr, axis)
-    threads = _fast.num_threads()  # read (and checked) on every call, whatever the size
+    _fast.check_threads()  # checked on every call, whatever the size
     if arr.size == 0:
         return np.empty_like(arr)
     if arr.nbytes < _fast.MIN_BYTES and axis == arr.ndim - 1 and arr.flags.c_contiguous:
@@ -58,20 +59,24 @@ def _softmax(x: ArrayLike, beta: float, axis: int, log: bool) -> np.ndarray:
         finally:
             _kernel.leave(token)
         if s.size != 1 or not math.isfinite(s.item()):  # the one-row case inline
-            _kernel.check_normaliser(s, arr, beta, axis)
+            _kernel.check_normaliser(s, arr, beta, axis, caller)
         return out
     rows, moved = as_rows(arr, axis)
-    out = np.empty_like(rows)
-    if _fast.applies(rows):
+    fast = _fast.applies(rows)
+    # log-softmax of a copy (the axis moved) overwrites the copy: one array less in memory
+    # (moving an axis of length 1 may copy nothing: then the input must stay untouched)
+    own = moved is not None and not np.may_share_memory(rows, arr)
+    out = rows if log and own and not fast else np.empty_like(rows)
+    if fast:
         with _kernel.quiet():
-            s = _fast.softmax_rows(rows, out, beta, log, threads)
+            s = _fast.softmax_rows(rows, out, beta, log, _fast.num_threads())
     else:
         token = _kernel.enter(_kernel.state_for_rows(_kernel.QUIET, rows.shape[-1]))
         try:
             s = _kernel.softmax_block(rows, out, beta, -1, log)[1]
         finally:
             _kernel.leave(token)
-    _kernel.check_normaliser(s, arr, beta, axis)
+    _kernel.check_normaliser(s, arr, beta, axis, caller)
     return from_rows(out, arr.shape, moved, axis)
 
 
@@ -102,12 +107,16 @@ def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     ValueError
         If a slice contains NaN, an entry that is +inf after scaling by
         ``beta``, only masked entries, or if the axis is empty. The message
-        names the first offending slice. Also for a ``beta`` that is NaN or
-        infinite.
+        names the first offending slice. Also for a ``beta`` that is NaN,
+        infinite or too large for a float. A finite ``beta`` too large for
+        the dtype of ``x`` (above 3.4e38 for float32, 65504 for float16) is
+        not an error: see Notes.
     TypeError
         If ``x`` is not numeric or ``beta`` is not a real number, or if
-        ``x`` is a numpy masked array (masks are not read: fill the masked entries
-        first, e.g. ``x.filled(-np.inf)``, which softmax gives probability 0).
+        ``x`` is a numpy masked array (masks are not read: fill the masked
+        entries first, e.g. ``x.filled(-np.inf)``, which softmax gives
+        probability 0). Only ``x`` itself is checked: a list holding masked
+        arrays is converted by ``np.asarray``, which drops their masks.
 
     Notes
     -----
@@ -130,12 +139,21 @@ def softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     product). Far beyond -100 the rounding of the difference itself, and of
     ``exp`` near underflow, dominates again, and no bound is promised there.
 
+    float32 and float16 keep their dtype, and ``beta`` is rounded to it. A
+    ``beta`` beyond the dtype's range is applied as two factors, a power of
+    two and the rest, so it never becomes infinite: an entry at the reference
+    logit keeps the exponent 0 and every other entry gets its exact, very
+    negative exponent, or ``-inf`` (probability 0) beyond the dtype's range.
+    The tail correction is then skipped; the accuracy bound above is for
+    float64.
+
     See Also
     --------
-log_softmax : its logarithm, computed directly.
-softmax_jacobian, softmax_vjp : its derivative, as a matrix and as a product.
-softmax_beta_grad : its derivative with respect to beta.
-softmax_lib.tuning : the thread count and block size of large arrays.
+    log_softmax : its logarithm, computed directly.
+    softmax_jacobian, softmax_vjp : its derivative, as a matrix and as a product.
+    softmax_beta_grad : its derivative with respect to beta.
+    softmax_lib.tuning : the thread count and block size of large arrays.
+
     Examples
     --------
     >>> import numpy as np
@@ -149,7 +167,7 @@ softmax_lib.tuning : the thread count and block size of large arrays.
     >>> softmax([0.0, -np.inf, 0.0])    # -inf is a mask
     array([0.5, 0. , 0.5])
     """
-    return _softmax(x, beta, axis, False)
+    return _softmax(x, beta, axis, False, "softmax")
 
 
 def log_softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
@@ -175,12 +193,13 @@ def log_softmax(x: ArrayLike, beta: float = 1.0, axis: int = -1) -> np.ndarray:
 
     See Also
     --------
-softmax : the probabilities themselves.
-cross_entropy : the loss built on it.
+    softmax : the probabilities themselves.
+    cross_entropy : the loss built on it.
+
     Examples
     --------
     >>> from softmax_lib import log_softmax
     >>> log_softmax([1000.0, 1.0])
     array([   0., -999.])
     """
-    return _softmax(x, beta, axis, True)
+    return _softmax(x, beta, axis, True, "log_softmax")

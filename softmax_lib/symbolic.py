@@ -179,6 +179,77 @@ def linear_gradients(layer: LinearLayer) -> dict[str, sp.Matrix]:
     }
 
 
+def log_sum_exp_expr(n: int) -> sp.Expr:
+    r""":math:`\operatorname{LSE}_\beta(x) = \frac{1}{\beta}\log\sum_k e^{\beta x_k}` for n logits.
+
+    >>> log_sum_exp_expr(2)
+    log(exp(beta*x_1) + exp(beta*x_2))/beta
+    """
+    x = logit_symbols(n)
+    return sp.log(sp.Add(*[sp.exp(beta * xk) for xk in x])) / beta
+
+
+def equal_fast(a: sp.Expr, b: sp.Expr) -> bool:
+    """True when ``a - b`` over one common denominator has an expanded numerator of zero.
+
+    Much faster than :func:`equal` for rational functions of exponentials (softmax
+    and its derivatives); it can miss identities that need ``log`` or ``exp`` rules.
+
+    >>> equal_fast(softmax_exprs(2)[0] + softmax_exprs(2)[1], 1)
+    True
+    """
+    return sp.expand(sp.numer(sp.together(a - b))) == 0
+
+
+def second_partial(j: int, i: int, k: int, n: int) -> sp.Expr:
+    r""":math:`T_{jik} = \partial^2 y_j / \partial x_i \partial x_k` differentiated by sympy, in terms of x."""
+    for idx, name in ((j, "j"), (i, "i"), (k, "k")):
+        _check_index(idx, n, name)
+    x = logit_symbols(n)
+    return sp.diff(softmax_exprs(n)[j], x[i], x[k])
+
+
+def book_second_partial(j: int, i: int, k: int, n: int) -> sp.Expr:
+    r"""The book's closed form in y: :math:`\beta^2 y_j\left(([i=j]-y_i)([k=j]-y_k) - [i=k]\,y_i + y_i y_k\right)`.
+
+    This is the claimed form; :func:`second_partial_in_y` checks it.
+    """
+    for idx, name in ((j, "j"), (i, "i"), (k, "k")):
+        _check_index(idx, n, name)
+    y = output_symbols(n)
+    ij, kj, ik = (int(i == j), int(k == j), int(i == k))
+    return beta**2 * y[j] * ((ij - y[i]) * (kj - y[k]) - ik * y[i] + y[i] * y[k])
+
+
+def second_partial_in_y(j: int, i: int, k: int, n: int) -> sp.Expr:
+    r""":math:`T_{jik}` in the book's form, checked against sympy's second derivative.
+
+    >>> second_partial_in_y(0, 0, 0, n=2)
+    beta**2*y_1*(y_1**2 - y_1 + (1 - y_1)**2)
+    """
+    claimed = book_second_partial(j, i, k, n)
+    if not equal_fast(second_partial(j, i, k, n), in_terms_of_x(claimed, n)):
+        raise AssertionError(f"the book's form {claimed} differs from sympy's second derivative")
+    return claimed
+
+
+def show(lhs: str, expr: sp.Expr) -> None:
+    """Display one step of a derivation, ``lhs = expr``, typeset by the notebook.
+
+    ``lhs`` is LaTeX; ``expr`` is a sympy expression, printed with its 1-based
+    symbol names (``x_1``, ``y_1``), as the prose writes them.
+
+    Examples
+    --------
+    >>> from softmax_lib import symbolic as S
+    >>> S.show(r"y_1", S.softmax_exprs(2)[0])  # doctest: +ELLIPSIS
+    <IPython.core.display.Math object>
+    """
+    from IPython.display import Math, display
+
+    display(Math(lhs + " = " + sp.latex(expr)))
+
+
 def _check_n(n: int) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"a size must be a positive integer, got {n!r}")

@@ -34,12 +34,11 @@ def uses_fast_path(x: np.ndarray, axis: int = -1) -> bool:
     """Whether :func:`softmax_lib.softmax` of ``x`` along ``axis`` takes the blocked, threaded path.
 
     Every float32 or float64 array of at least :func:`min_bytes` bytes does,
-    along any axis and in any layout (a strided axis is first copied to be
-    contiguous). Smaller arrays are one call of the same kernel, so both
+    along any axis (``axis`` changes nothing) and in any layout (a strided
+    axis is first copied to be contiguous). Smaller arrays are one call of the same kernel, so both
     paths give the same bits.
     """
-    x = np.asarray(x)
-    return _fast.applies(x, axis % x.ndim)
+    return _fast.applies(np.asarray(x))
 
 
 @contextlib.contextmanager
@@ -51,12 +50,20 @@ def settings(*, threads: int | None = None, block_bytes: int | None = None,
     ----------
     threads : int, optional
         Threads to use (otherwise ``$SOFTMAX_LIB_NUM_THREADS``, else the CPUs
-        the process may run on). The process keeps one pool of helper
-        threads, grown to the largest count asked for.
+        the process may run on), at most 4 per CPU. A call uses at most one
+        thread per block of work. The process keeps one pool of helper
+        threads, grown to the largest count a call needed.
     block_bytes : int, optional
         Bytes of input per block.
     min_bytes : float, optional
         The size from which the fast path is taken; ``float("inf")`` turns it off.
+
+    Notes
+    -----
+    The settings are process-wide, not per thread: ``threads`` sets the
+    environment variable ``SOFTMAX_LIB_NUM_THREADS`` and the other two are
+    module attributes. A call made from another thread while the ``with``
+    block runs uses them too. Use it from one thread, for experiments.
 
     Examples
     --------

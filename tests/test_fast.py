@@ -111,6 +111,7 @@ def test_vjp_equals_reference(fast, reference, dtype, shape, block):
 @pytest.mark.parametrize("name", FUNCTIONS + ["softmax_vjp"])
 def test_same_bits_for_any_thread_count(fast, monkeypatch, name, shape, block):
     fast(block)
+    monkeypatch.setattr(_fast, "_cpus", lambda: 8)   # 8 threads allowed on a machine with fewer CPUs
     x = logits(shape, np.float32, 11, scale=10.0)
     g = logits(shape, np.float32, 12)
     fn = getattr(softmax_lib, name)

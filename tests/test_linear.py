@@ -14,8 +14,8 @@ def layer(seed: int):
 
 def test_linear_single_and_batch():
     rng, W, b = layer(60)
-    x = rng.normal(size=4)
-    np.testing.assert_allclose(linear(x, W, b), W @ x + b)
+    a = rng.normal(size=4)
+    np.testing.assert_allclose(linear(a, W, b), W @ a + b)
     X = rng.normal(size=(5, 4))
     np.testing.assert_allclose(linear(X, W, b), np.stack([W @ r + b for r in X]))
 
@@ -50,20 +50,20 @@ def test_backward_matches_finite_differences_of_a_loss():
     np.testing.assert_allclose(gX, numerical_jacobian(lambda X_: loss(W, b, X_), X), atol=1e-8)
 
 
-@pytest.mark.parametrize("x,Wm,bb,pattern", [
-    (np.ones(5), np.ones((3, 4)), np.zeros(3), r"x of shape \(5,\) does not fit W of shape \(3, 4\)"),
-    (np.ones(4), np.ones((3, 4)), np.ones(4), r"b must have shape .*\(3,\).*got \(4,\)"),
-    (np.ones(4), np.ones(4), np.zeros(3), r"W must be a matrix"),
-    (np.ones((2, 2, 4)), np.ones((3, 4)), np.zeros(3), r"x must have shape"),
+@pytest.mark.parametrize("a,Wm,bb,pattern", [
+    (np.ones(5), np.ones((3, 4)), np.zeros(3), r"^linear: a of shape \(5,\) does not fit W of shape \(3, 4\)"),
+    (np.ones(4), np.ones((3, 4)), np.ones(4), r"^linear: b must have shape \(n,\) = \(3,\).*got \(4,\)"),
+    (np.ones(4), np.ones(4), np.zeros(3), r"^linear: W must be a matrix of shape \(n, d\)"),
+    (np.ones((2, 2, 4)), np.ones((3, 4)), np.zeros(3), r"^linear: a must have shape \(d,\) or \(N, d\)"),
 ])
-def test_linear_shape_errors(x, Wm, bb, pattern):
+def test_linear_shape_errors(a, Wm, bb, pattern):
     with pytest.raises(ValueError, match=pattern):
-        linear(x, Wm, bb)
+        linear(a, Wm, bb)
 
 
 def test_backward_shape_errors():
     rng, W, b = layer(64)
-    with pytest.raises(ValueError, match=r"grad_y must have the shape .*\(3,\).*got \(4,\)"):
+    with pytest.raises(ValueError, match=r"^linear_backward: grad must have the shape .*\(3,\).*got \(4,\)"):
         linear_backward(np.ones(4), W, np.ones(4))
     with pytest.raises(ValueError, match=r"\(2, 3\).*got \(3,\)"):
         linear_backward(np.ones((2, 4)), W, np.ones(3))

@@ -70,6 +70,34 @@ def _mean_ce(w):
     return sum(_ce_of_logits(list(W * a + b), t, w.n) for a, t in zip(w.values["a"], w.values["t"])) / N
 
 
+def _row_softmax_of_scores(w):
+    """P rebuilt from softmax_lib's softmax expressions, row by row, at S = beta Q K^T + M."""
+    Q, K, M, beta = w.values["Q"], w.values["K"], w.values["M"], w.values["beta"]
+    S_ = beta * Q * K.T + M
+    n_k = S_.cols
+    rows = []
+    for r in range(S_.rows):
+        probs = [p.subs(S.beta, 1).subs(dict(zip(S.logit_symbols(n_k), S_.row(r))), simultaneous=True)
+                 for p in S.softmax_exprs(n_k)]
+        rows.append(probs)
+    return sp.Matrix(rows)
+
+
+def _attention_loss(w, free=None):
+    """L = sum dO . O for the attention world, through the whole head, or with P or S free."""
+    V, dO = w.values["V"], w.values["dO"]
+    if free == "P":
+        P_ = w.values["P"]
+    elif free == "S":
+        S_ = w.values["S"]
+        n_k = S_.cols
+        P_ = sp.Matrix([[p.subs(S.beta, 1).subs(dict(zip(S.logit_symbols(n_k), S_.row(r))), simultaneous=True)
+                         for p in S.softmax_exprs(n_k)] for r in range(S_.rows)])
+    else:
+        P_ = _row_softmax_of_scores(w)
+    return sum(dO.multiply_elementwise(P_ * V))
+
+
 REGISTRY: dict[str, Entry] = {
     # ---- 01 The chain rule and a linear layer
     "eq-linear-layer": Entry("linear", lambda w, i: _layer(w).x,
@@ -115,16 +143,50 @@ REGISTRY: dict[str, Entry] = {
     "eq-ce-mean-loss": Entry("batch", lambda w, i: _mean_ce(w)),
     "eq-ce-grad-W": Entry("batch", lambda w, i: _grad(_mean_ce(w), w.values["W"])),
     "eq-ce-grad-b": Entry("batch", lambda w, i: _grad(_mean_ce(w), w.values["b"])),
-    # ---- 08 Notes on the original derivation (appendix)
+    # ---- 07 Second derivatives
+    "eq-lse-grad": Entry("softmax", lambda w, i: _softmax(w)[i["i"]], "the gradient of log-sum-exp"),
+    "eq-lse-hessian": Entry("softmax", lambda w, i: sp.hessian(S.log_sum_exp_expr(w.n), w.values["x"]),
+                            "sympy's Hessian of log-sum-exp"),
+    "eq-softmax-second": Entry("softmax", lambda w, i: S.second_partial(i["j"], i["i"], i["k"], w.n),
+                               "T_jik, sympy's second derivative of softmax"),
+    "eq-softmax-second-directional": Entry(
+        "softmax", lambda w, i: sum(S.second_partial(i["j"], p, q, w.n) * w.values["u"][p] * w.values["v"][q]
+                                    for p in range(w.n) for q in range(w.n)),
+        "T contracted with the directions u and v"),
+    "eq-ce-hessian": Entry("cross_entropy", lambda w, i: sp.hessian(_ce_loss(w), w.values["x"]),
+                           "t sums to 1"),
+    "eq-ce-hessian-quadratic": Entry(
+        "cross_entropy",
+        lambda w, i: (w.values["v"].T * sp.hessian(_ce_loss(w), w.values["x"]) * w.values["v"])[0, 0],
+        "v is any real vector; t sums to 1"),
+    "eq-regression-hessian": Entry(
+        "batch", lambda w, i: sp.diff(_mean_ce(w), w.values["W"][i["j"], i["p"]], w.values["W"][i["k"], i["q"]]),
+        "second derivatives of the mean loss in the weights; small sizes keep the check fast",
+        sizes={"N": 1, "d": 2, "n": 2}),
+    # ---- Appendix: notes on the original derivation
     "eq-notes-quotient-ii": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                                   "the quotient rule before simplifying, for i = j",
                                   where=lambda i: i["i"] == i["j"]),
     "eq-notes-quotient-ij": Entry("softmax", lambda w, i: S.partial_derivative(i["j"], i["i"], w.n),
                                   "the quotient rule before simplifying, for i != j",
                                   where=lambda i: i["i"] != i["j"]),
-    "eq-notes-row-sum": Entry("softmax", lambda w, i: sum(S.partial_derivative(i["j"], k, w.n)
-                                                            for k in range(w.n))),
-    # ---- 07 Making softmax fast
-    "eq-online-merge": Entry("online", lambda w, i: w.values["d"],
-                             "the merge rule; m_A, m_B and M are any references"),
+    # ---- 08 Attention
+    "eq-attention-scores": Entry("attention", lambda w, i: w.values["beta"] * w.values["Q"] * w.values["K"].T
+                                 + w.values["M"], "the scores, scaled and masked"),
+    "eq-attention-output": Entry("attention", lambda w, i: _row_softmax_of_scores(w) * w.values["V"],
+                                 "P is the softmax of each row of S"),
+    "eq-attention-dV": Entry("attention", lambda w, i: _grad(_attention_loss(w), w.values["V"])),
+    "eq-attention-dP": Entry("attention", lambda w, i: _grad(_attention_loss(w, "P"), w.values["P"]),
+                             "P as a free variable"),
+    "eq-attention-dS": Entry("attention", lambda w, i: _grad(_attention_loss(w, "S"), w.values["S"]),
+                             "S as a free variable: the softmax VJP of each row"),
+    "eq-attention-dQ": Entry("attention", lambda w, i: _grad(_attention_loss(w), w.values["Q"])),
+    "eq-attention-dK": Entry("attention", lambda w, i: _grad(_attention_loss(w), w.values["K"])),
+    "eq-flash-identity": Entry("attention", lambda w, i: (w.values["dO"].multiply_elementwise(
+        _row_softmax_of_scores(w) * w.values["V"])) * sp.ones(w.sizes["d_v"], 1),
+        "the row sums of dO . O, from softmax_lib's softmax"),
+    "eq-online-merge": Entry("online", lambda w, i: w.values["ell"],
+                             "the merge rule; m_A, m_B and m are any references"),
+    "eq-online-lse": Entry("online", lambda w, i: sp.log(sum(sp.exp(S.beta * xk) for xk in w.values["x"])) / S.beta,
+                           "LSE_beta of the row (chapter 2) from the pair (m, ell)"),
 }

@@ -8,7 +8,7 @@ cell of a chapter listed in ``_toc.yml``. For each one this module
 1. parses the LaTeX of the prose into an expression tree (the small parser below);
 2. evaluates both sides in a *world*: concrete sizes (n = 3, m = 2), the book's
    symbols bound to sympy objects taken from :mod:`softmax_lib.symbolic`
-   (``x``, ``beta``, ``y = softmax(beta x)``, ``W``, ``b``, ``delta``, ``t`` ...),
+   (``x``, ``beta``, ``y = softmax(beta x)``, ``W``, ``b``, ``g``, ``t`` ...),
    every free index (``i``, ``j``, ...) bound in turn to every value it can take,
    and ``\\frac{\\partial A}{\\partial B}`` differentiated by sympy;
 3. compares the two sides, and both with the reference that
@@ -23,16 +23,18 @@ factors are matrices, so order matters), ``\\frac``, powers, ``^\\top``, ``\\exp
 (with parentheses they take the group, without them the product that follows, up to a
 ``+`` or ``-``), ``\\sum_{k=1}^{n}`` (its body is the product that follows),
 ``\\frac{\\partial A}{\\partial B}`` (and the operator form ``\\frac{\\partial}{\\partial x_i} f``),
-``\\langle a, b \\rangle``, ``\\operatorname{diag}``, ``\\mathbf{1}``, ``\\bar{L}``, the Iverson
+``\\langle a, b \\rangle``, ``\\operatorname{diag}``, ``\\operatorname{rowsum}`` (the column
+of row sums ``X 1``), ``\\mathbf{1}``, ``\\bar{L}``, ``\\ell``, the Iverson
 bracket ``[i = j]`` (1 when the condition holds, else 0), subscripts (letters are indices,
-1-based as in the prose; ``\\delta_{ij}`` with two indices is the Kronecker delta; ``d_A`` or
-``x_{\\max}`` are names), and side clauses after commas such as ``W \\in \\mathbb{R}^{m \\times n}``,
+1-based as in the prose; ``m_A`` or
+``x_{\\max}`` are names), ``dQ`` (``d`` glued to a capital: one name, the gradient of the
+attention chapter), and side clauses after commas such as ``W \\in \\mathbb{R}^{m \\times n}``,
 whose shapes are checked. ``\\left``, ``\\right`` and spacing macros are ignored.
 
 Why not ``sympy.parsing.latex.parse_latex(..., backend="lark")``? In sympy 1.14
 its grammar reads ``\\exp(\\beta x_j) y_i`` as ``exp(beta*x_j*y_i)``, rejects
-``x^2 y`` and ``W^\\top \\delta``, has no ``\\partial`` fractions and makes every
-symbol commutative, so ``\\delta x^\\top`` and ``x^\\top \\delta`` parse alike. The
+``x^2 y`` and ``W^\\top g``, has no ``\\partial`` fractions and makes every
+symbol commutative, so ``g x^\\top`` and ``x^\\top g`` parse alike. The
 book's equations are matrix equations, and a check that cannot see a missing
 transpose is no check; hence the parser below, small and strict (it refuses
 what it does not understand).
@@ -143,8 +145,10 @@ GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota",
     "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "varphi", "chi",
     "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega",
+    "ell",  # not Greek, but read the same way: \ell is the running sum of the merge rule
 }
-_TOKEN = re.compile(r"\\\\|\\[a-zA-Z]+|\\[,;:! {}|]|\d+(?:\.\d+)?|\S")
+# ``dQ``, ``dO``: the gradient dL/dQ of the attention chapter is one name, not d times Q
+_TOKEN = re.compile(r"\\\\|\\[a-zA-Z]+|\\[,;:! {}|]|\d+(?:\.\d+)?|d[A-Z](?![A-Za-z])|\S")
 
 
 def tokenize(latex: str) -> list[str]:
@@ -285,7 +289,7 @@ class Membership(Node):
 
 
 FUNCTIONS = {r"\exp": "exp", r"\log": "log", r"\ln": "log"}
-OPERATORS = {"diag"}
+OPERATORS = {"diag", "rowsum"}
 _STARTS_FACTOR = {r"\frac", r"\tfrac", r"\dfrac", r"\exp", r"\log", r"\ln", r"\sum", r"\langle",
                   r"\operatorname", r"\mathrm", r"\mathbf", r"\boldsymbol", r"\partial",
                   r"\bar", r"\hat", r"\tilde", r"\overline"}
@@ -513,7 +517,7 @@ class Parser:
         if tok.startswith("\\") and tok[1:] in GREEK:
             self.take()
             return self.symbol_rest(tok[1:])
-        if re.fullmatch(r"[A-Za-z]", tok):
+        if re.fullmatch(r"[A-Za-z]|d[A-Z]", tok):
             self.take()
             return self.symbol_rest(tok)
         raise EquationError(f"cannot read {tok!r} at {self.context()}")
@@ -678,25 +682,26 @@ def _fill(point: dict, symbols, values) -> None:
 
 def softmax_world(n: int = 3) -> World:
     """x in R^n, beta, y = softmax(beta x) (softmax_lib.symbolic), the Jacobian J, an
-    upstream gradient delta (also written g) held constant with L = <delta, y>, and
-    a constant c, a vector v and the temperature tau = 1/beta for identities."""
+    upstream gradient g held constant with L = <g, y>, and
+    a constant c, direction vectors u and v and the temperature tau = 1/beta for identities."""
     from softmax_lib import symbolic as S
 
     x = _vector(S.logit_symbols(n))
     ysym = _vector(S.output_symbols(n))
     ydef = sp.Matrix(S.softmax_exprs(n))
-    delta = _vector(sp.symbols(f"delta_0:{n}", real=True))
+    g = _vector(sp.symbols(f"g_1:{n + 1}", real=True))
     v = _vector(sp.symbols(f"v_0:{n}", real=True))
+    u = _vector(sp.symbols(f"u_0:{n}", real=True))
     c = sp.Symbol("c", real=True)
     values = {
-        "x": x, "beta": S.beta, "y": ysym, "delta": delta, "g": delta,
-        "L": (delta.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
-        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "tau": 1 / S.beta,
+        "x": x, "beta": S.beta, "y": ysym, "g": g,
+        "L": (g.T * ysym)[0, 0], "J": S.jacobian(n), "n": sp.Integer(n),
+        "bold1": sp.ones(n, 1), "e": sp.E, "c": c, "v": v, "u": u, "tau": 1 / S.beta,
     }
 
     def sample(rng):
         point = {S.beta: _positive(rng), c: float(rng.normal())}
-        for vec in (x, delta, v):
+        for vec in (x, g, v, u):
             _fill(point, vec, rng.normal(size=n))
         return point
 
@@ -705,14 +710,14 @@ def softmax_world(n: int = 3) -> World:
 
 def cross_entropy_world(n: int = 3) -> World:
     """The softmax world with a target probability vector t (its entries sum to 1),
-    L = -sum_k t_k log y_k and delta = dL/dy (no longer a constant)."""
+    L = -sum_k t_k log y_k and g = dL/dy (no longer a constant)."""
     w = softmax_world(n)
     t = _vector(sp.symbols(f"t_0:{n}", positive=True))
     ysym = w.values["y"]
     L = -sum(t[k] * sp.log(ysym[k]) for k in range(n))
-    delta = ysym.applyfunc(lambda yk: sp.diff(L, yk))
+    g = ysym.applyfunc(lambda yk: sp.diff(L, yk))
     w.name = "cross_entropy"
-    w.values.update({"t": t, "L": L, "delta": delta, "g": delta})
+    w.values.update({"t": t, "L": L, "g": g})
     previous = w.sample
 
     def sample(rng):
@@ -824,8 +829,9 @@ def batch_world(N: int = 2, d: int = 2, n: int = 3) -> World:
 
 def online_world(n_a: int = 2, n_b: int = 3) -> World:
     """Online (blockwise) normalisation: logits x in R^n split into blocks A (the first
-    n_a) and B (the rest); m_A, m_B and M are the maxima of A, B and all of x, and
-    d_A, d_B, d the sums of exp(beta (x_k - m)) over A, B and all of x."""
+    n_a) and B (the rest); m_A, m_B and m are the maxima of A, B and all of x, and
+    ell_A, ell_B, ell the sums of exp(beta (x_k - m)) over A, B and all of x (each block
+    measured from its own maximum)."""
     from softmax_lib import symbolic as S
 
     n = n_a + n_b
@@ -835,15 +841,13 @@ def online_world(n_a: int = 2, n_b: int = 3) -> World:
     for name, xs in blocks.items():
         top = sp.Max(*xs)
         total = sum(sp.exp(S.beta * (xk - top)) for xk in xs)
-        if name:
-            values[f"m_{name}"], values[f"d_{name}"] = top, total
-        else:
-            values["M"], values["d"] = top, total
+        suffix = f"_{name}" if name else ""
+        values[f"m{suffix}"], values[f"ell{suffix}"] = top, total
 
     calls = [0]
 
     def sample(rng):
-        # the overall maximum alternates between the blocks, so neither M = m_A nor M = m_B
+        # the overall maximum alternates between the blocks, so neither m = m_A nor m = m_B
         # holds at every point
         values_x = rng.normal(size=n)
         values_x[:n_a] += 3.0 if calls[0] % 2 == 0 else 0.0
@@ -856,6 +860,59 @@ def online_world(n_a: int = 2, n_b: int = 3) -> World:
     return World("online", {"n": n}, values, {}, sample)
 
 
+def _matrix(name: str, rows: int, cols: int) -> sp.Matrix:
+    return sp.Matrix(rows, cols, lambda r, c: sp.Symbol(f"{name}_{r}{c}", real=True))
+
+
+def _row_softmax(S_: sp.Matrix) -> sp.Matrix:
+    """Softmax of each row of a matrix (the scale is already inside)."""
+    E = S_.applyfunc(sp.exp)
+    return sp.Matrix(S_.rows, S_.cols, lambda r, c: E[r, c] / sum(E.row(r)))
+
+
+def attention_world(n_q: int = 2, n_k: int = 3, d_k: int = 2, d_v: int = 2) -> World:
+    """One head of attention: Q (n_q x d_k), K (n_k x d_k), V (n_k x d_v), an additive
+    mask M (n_q x n_k, any real entries: the algebra of a mask of 0 and -inf), the scale
+    beta; S = beta Q K^T + M, P = softmax of each row of S, O = P V, each an intermediate
+    with symbols of its own. The upstream gradient dO is held constant and
+    L = sum_ic dO_ic O_ic. dV, dP, dS, dQ and dK are the gradients of L, computed by
+    sympy: dP and dS with P and S as free symbols, the others through the whole head.
+    The sizes are small; n_q != n_k, so a dropped transpose fails by shape."""
+    beta = sp.Symbol("beta", positive=True)
+    Q, K, V = _matrix("Q", n_q, d_k), _matrix("K", n_k, d_k), _matrix("V", n_k, d_v)
+    M, dO = _matrix("M", n_q, n_k), _matrix("dO", n_q, d_v)
+    S_sym, P_sym, O_sym = _matrix("S", n_q, n_k), _matrix("P", n_q, n_k), _matrix("O", n_q, d_v)
+    S_def = beta * Q * K.T + M
+    P_def = _row_softmax(S_sym)
+    O_def = P_sym * V
+
+    def loss(O_):
+        return sum(dO.multiply_elementwise(O_))
+
+    def grad(f, X):
+        return X.applyfunc(lambda e: sp.diff(f, e))
+
+    full = loss(_row_softmax(S_def) * V)
+    values = {
+        "Q": Q, "K": K, "V": V, "M": M, "dO": dO, "beta": beta,
+        "S": S_sym, "P": P_sym, "O": O_sym, "L": loss(O_sym),
+        "dV": grad(full, V), "dQ": grad(full, Q), "dK": grad(full, K),
+        "dP": grad(loss(P_sym * V), P_sym),
+        "dS": grad(loss(_row_softmax(S_sym) * V), S_sym),
+        "bold1": sp.ones(n_k, 1),
+    }
+    intermediates = {"S": (S_sym, S_def), "P": (P_sym, P_def), "O": (O_sym, O_def)}
+
+    def sample(rng):
+        point = {beta: _positive(rng)}
+        for X in (Q, K, V, M, dO):
+            _fill(point, X, rng.normal(size=len(X)))
+        return point
+
+    sizes = {"n": n_k, "n_q": n_q, "n_k": n_k, "d_k": d_k, "d_v": d_v}
+    return World("attention", sizes, values, intermediates, sample)
+
+
 WORLDS: dict[str, Callable[[], World]] = {
     "softmax": softmax_world,
     "cross_entropy": cross_entropy_world,
@@ -863,6 +920,7 @@ WORLDS: dict[str, Callable[[], World]] = {
     "classifier": classifier_world,
     "batch": batch_world,
     "online": online_world,
+    "attention": attention_world,
 }
 
 # --------------------------------------------------------------------------- evaluation
@@ -932,8 +990,6 @@ class Evaluator:
         if not _is_matrix(value):
             raise EquationError(f"{base} is a scalar and cannot take the subscript {indices}")
         rows, cols = value.shape
-        if len(idx) == 2 and cols == 1 and base == "delta":  # Kronecker delta_{ij}
-            return sp.Integer(int(idx[0] == idx[1]))
         if len(idx) == 1 and cols == 1:
             r, c = idx[0], 1
         elif len(idx) == 2:
@@ -1000,6 +1056,10 @@ class Evaluator:
             if not (_is_matrix(va) and va.shape[1] == 1):
                 raise EquationError("diag of something that is not a column vector")
             return sp.diag(*va)
+        if node.name == "rowsum":  # the column of row sums, X 1
+            if not _is_matrix(va):
+                raise EquationError("rowsum of something that is not a matrix")
+            return va * sp.ones(va.shape[1], 1)
         if node.name in {"exp", "log"}:
             f = sp.exp if node.name == "exp" else sp.log
             return va.applyfunc(f) if _is_matrix(va) else f(va)
@@ -1117,8 +1177,6 @@ def index_sizes(node: Node, world: World) -> dict[str, int]:
             if _is_matrix(value):
                 rows, cols = value.shape
                 axes = [rows] if (len(indices) == 1 and cols == 1) else [rows, cols]
-                if n.base == "delta" and len(indices) == 2 and cols == 1:
-                    axes = []
                 for i, size in zip(indices, axes):
                     if isinstance(i, str):
                         sizes.setdefault(i, size)

@@ -155,6 +155,11 @@ def execute(path: Path, shared: str, refresh_timings: bool = False) -> float:
     except CellExecutionError as err:
         raise NotebookError(f"{shown(path)}: a cell raised, so its outputs were not stored:\n{err}") from None
     elapsed = time.perf_counter() - start
+    for index, cell in enumerate(nb.cells):  # e.g. a figure that fails to draw after its cell ran
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                raise NotebookError(f"{shown(path)}: cell {index} stored an error "
+                                    f"({output.get('ename')}: {output.get('evalue')}); nothing was written")
     digest = inputs_digest(nb, shared)
     unchanged = recorded_digest(stored) == digest and not refresh_timings
     nb.metadata = {k: nb.metadata[k] for k in KEEP_NOTEBOOK_METADATA if k in nb.metadata}
