@@ -123,6 +123,9 @@ async () => {
   const images = imgs.map(i => ({src: i.getAttribute("src"),
                                  ok: i.complete && i.naturalWidth > 0,
                                  alt: i.getAttribute("alt"),
+                                 // shown width / height against the file's: 1 unless squeezed
+                                 stretch: i.width && i.height && i.naturalHeight
+                                   ? (i.width / i.height) / (i.naturalWidth / i.naturalHeight) : 1,
                                  // a figure: an image in a code cell's output
                                  figure: i.closest(".cell_output") !== null,
                                  caption: i.closest("figure")?.querySelector("figcaption")
@@ -553,6 +556,12 @@ def test_no_serious_accessibility_violations(site):
            for p, a in audits.items()}
     bad = {p: v for p, v in bad.items() if v}
     assert not bad, f"serious or critical accessibility violations (axe-core): {bad}"
+
+
+def test_images_keep_their_aspect_ratio(site):
+    """A figure shown narrower than its file (a fixed height attribute) is squeezed sideways."""
+    squeezed = _bad(site, "images", lambda i: abs(i["stretch"] - 1) > 0.02)
+    assert not squeezed, f"images shown with another aspect ratio than their file's: {squeezed}"
 
 
 def test_every_image_loads(site):
