@@ -17,14 +17,17 @@ is visited once (the ``site`` fixture); the tests below then assert on what was
 recorded, so each failure names the property and the pages that break it.
 
 Accessibility: every image needs alt text that says what it shows (not a file
-name), every figure a caption, and axe-core (npm, pinned in
-``tools/axe/package-lock.json``, injected from that local file) audits every page
-once it is probed, in light mode and (colour contrast) in dark mode, failing on
-any serious or critical violation. MathJax's formulas and the highlighted code
-blocks are generated markup, the same on every page and most of its elements
-(axe's cost grows with them): the first chapter, opened again for the
-screenshots, is audited in full, and on the other pages the formulas are emptied
-while axe runs (restored afterwards) and the code blocks are left out.
+name) and keeps its aspect ratio, every figure a caption, and axe-core (npm,
+pinned in ``tools/axe/package-lock.json``, injected from that local file) audits
+every page once it is probed, failing on any serious or critical violation.
+axe's cost grows with the number of elements, and colour contrast is most of
+it. So MathJax's formulas and the highlighted code blocks, generated markup that
+is the same on every page and most of its elements, are audited in full on the
+first chapter (opened again for the screenshots); on the other pages the
+formulas are emptied while axe runs (restored afterwards) and the code blocks
+are left out. Colour contrast in dark mode is checked on the first chapter and
+on the pages that are not numbered chapters (indexes, bibliography, API), whose
+components the chapters do not share; the chapters share the first chapter's.
 
 A summary (pages, math elements, images, figures, axe's findings, time) is written
 to ``_build/site_test_summary.txt`` and printed at the end of the test; a screenshot
@@ -72,6 +75,7 @@ PARALLEL_PAGES = 3
 # The root docname, and every other (docname, numbered) of ``_toc.yml`` in order.
 ROOT_DOC = next(d.docname for d in toc.documents(ROOT) if d.root)
 TOC = [(d.docname, d.numbered) for d in toc.documents(ROOT) if not d.root]
+CHAPTERS = {f"{d}.html" for d, numbered in TOC if numbered}
 
 
 # --------------------------------------------------------------------------- in the page
@@ -155,11 +159,11 @@ async () => {
 
 # Starts axe-core in the page (injected beforehand) and keeps the promise of its
 # findings in window.__axe; the test collects them later, so that the pages opened
-# together are audited at the same time. Every rule runs in light mode, colour
-# contrast again in dark mode. full=false: MathJax's formulas are emptied while axe
-# runs (restored afterwards) and the code blocks are left out.
+# together are audited at the same time. Every rule runs in light mode; dark=true:
+# colour contrast again in dark mode. full=false: MathJax's formulas are emptied
+# while axe runs (restored afterwards) and the code blocks are left out.
 AXE_START = r"""
-(full) => {
+([full, dark]) => {
   window.__axe = (async () => {
     const html = document.documentElement;
     const theme = html.dataset.theme;
@@ -179,15 +183,17 @@ AXE_START = r"""
     try {
       html.dataset.theme = "light";
       keep(await axe.run(context, {resultTypes: ["violations"]}), "");
-      html.dataset.theme = "dark";
-      keep(await axe.run(context, {resultTypes: ["violations"], runOnly: ["color-contrast"]}),
-           "dark");
+      if (dark) {
+        html.dataset.theme = "dark";
+        keep(await axe.run(context, {resultTypes: ["violations"], runOnly: ["color-contrast"]}),
+             "dark");
+      }
     } finally {
       html.dataset.theme = theme;
       still.remove();
       for (const [c, kids] of emptied) c.replaceChildren(...kids);
     }
-    return {version: axe.version, full, violations: found};
+    return {version: axe.version, full, dark, violations: found};
   })();
 }
 """
@@ -310,7 +316,7 @@ def site(built_site) -> SiteReport:
                     page.wait_for_load_state("load")
                     report.probe = page.evaluate(PAGE_PROBE)
                     report.seconds = time.perf_counter() - t0
-                    _start_axe(page, full=False)
+                    _start_axe(page, full=False, dark=report.path not in CHAPTERS)
                 for page, report, _ in opened:
                     report.axe = _axe_findings(page)
                     page.close()
@@ -371,10 +377,10 @@ def _site_path(url: str, base: str) -> str:
     return path + "index.html" if path == "" or path.endswith("/") else path
 
 
-def _start_axe(page, *, full: bool) -> None:
+def _start_axe(page, *, full: bool, dark: bool) -> None:
     if AXE.is_file():
         page.add_script_tag(path=str(AXE))
-        page.evaluate(AXE_START, full)
+        page.evaluate(AXE_START, [full, dark])
 
 
 def _axe_findings(page) -> dict | None:
@@ -411,7 +417,7 @@ def _look_and_click(context, base: str, pages: dict[str, PageReport], timeout_er
                 eq.evaluate("e => e.closest('div.math').scrollIntoView({block: 'center'})")
                 shots.append(SCREENSHOTS / f"{name}-equation.png")
                 page.screenshot(path=shots[-1])
-            _start_axe(page, full=True)
+            _start_axe(page, full=True, dark=True)
             audit = _axe_findings(page)
         if path == solution_page:
             solution = page.locator(".solution.dropdown").first
@@ -460,8 +466,9 @@ def _axe_summary(r: SiteReport) -> str:
     if not audits:
         return f"accessibility: not checked (axe-core is not installed: {_shown(AXE)})"
     counts = ", ".join(f"{k} {n}" for k, n in _axe_counts(r).items())
-    return (f"axe-core {audits[0]['version']} on {len(audits)} pages (contrast also in dark mode) "
-            f"+ a full audit of {'one chapter' if r.full_audit else 'no page'}: "
+    dark = sum(a["dark"] for a in audits)
+    return (f"axe-core {audits[0]['version']} on {len(audits)} pages (colour contrast in dark mode "
+            f"too on {dark}) + a full audit of {'the first chapter' if r.full_audit else 'no page'}: "
             f"violations (rule x page) by impact: {counts}")
 
 
