@@ -6,8 +6,9 @@ deprecates ``doc-biblioentry``, and a list may only hold list items, so a screen
 reader is not told that the bibliography is a list of entries (axe:
 aria-required-children, critical). Each entry is given ``role="listitem"``.
 
-The theme's search and colour-mode buttons are fixed in ``_templates/`` (copies
-of pydata-sphinx-theme's components), the link colour and the figures in dark
+The theme's search and colour-mode buttons, the logo's landmark and the module index's
+toggle are fixed in ``_templates/`` (copies
+of pydata-sphinx-theme's and Sphinx's templates), the link colour and the figures in dark
 mode in ``_static/accessibility.css``.
 
 A change to a file in ``_static/`` alone leaves every page up to date for
