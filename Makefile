@@ -8,17 +8,18 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: book site test lab clean lock help notebooks
+.PHONY: book site test lab clean lock help notebooks pdf
 
 help:
 	@echo "make book   re-execute stale chapters, then build the site into _build/html (warnings are errors)"
 	@echo "make site   build the site from the stored outputs only (executes nothing)"
 	@echo "make test   unit, property, doctest and notebook (nbval, also on two emulated CPUs) tests, and the site in a browser"
-	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make lab    serve the chapters in JupyterLab on PORT (default 8888), no browser opened"
 	@echo "make notebooks  re-execute the chapters whose code or softmax_lib changed"
 	@echo "make clean  remove the build, the venv and caches"
 	@echo "make bench  time softmax_lib against scipy and torch (a benchmark, not a test)"
 	@echo "make equations  check every labelled equation of the book against softmax_lib (seconds)"
+	@echo "make pdf    the PDF edition, _build/pdf/$(PDF_NAME) (the site printed by Chromium), also copied into the site"
 
 # The venv is rebuilt whenever the pins or the package metadata change.
 # uv (itself pinned) installs the pinned set in seconds; pip would take a minute.
@@ -31,7 +32,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Chapters are stored with their outputs. Before a build, re-execute exactly the
 # ones whose code cells, softmax_lib or pins changed since they last ran.
+# First, each chapter's install cell is written from _config.yml's repository (tools/install_cell.py).
 notebooks: $(STAMP)
+	$(BIN)/python tools/install_cell.py book/*.ipynb
 	$(BIN)/python tools/execute_notebooks.py --stale book/*.ipynb
 
 # MathJax for the site, pinned in tools/mathjax/package-lock.json and served by the
@@ -71,6 +74,16 @@ SITE_SOURCES := _config.yml _toc.yml requirements.txt $(wildcard book/* book/ima
 $(SITE_STAMP): $(SITE_SOURCES) $(STAMP) $(MATHJAX)
 	$(MAKE) --no-print-directory site
 
+# The PDF edition: the built site (stored outputs) assembled into one page and printed
+# by Debian's Chromium, as the browser test drives it (tools/pdf_edition.py says how).
+# The site's download menu links to the copy at _build/html/$(PDF_NAME).
+PDF_NAME := softmax-derivative.pdf
+PDF      := _build/pdf/$(PDF_NAME)
+pdf: $(PDF)
+$(PDF): $(SITE_STAMP) tools/pdf_edition.py
+	@test -x /usr/bin/chromium || { echo "make pdf needs Debian's Chromium: apt-get install -y chromium"; exit 1; }
+	$(BIN)/python tools/pdf_edition.py --out $@
+
 test: $(STAMP) $(MATHJAX) $(AXE)
 	$(BIN)/python -m pytest
 
@@ -80,9 +93,15 @@ test: $(STAMP) $(MATHJAX) $(AXE)
 equations: $(STAMP)
 	$(BIN)/python tools/equations.py
 
-# JupyterLab refuses to start as root (a container, CI) unless told it may.
+# The chapters in JupyterLab, rendered by jupyterlab-myst (math, references, exercises,
+# proofs, computed numbers), on http://localhost:$(PORT)/ without opening a browser: open the
+# URL it prints (with its token). `make lab PORT=9999` picks another port; a port in use is
+# an error, not a silent move to the next one. JupyterLab refuses to start as root (a
+# container, CI) unless told it may.
+PORT ?= 8888
 lab: $(STAMP)
-	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --no-browser --ServerApp.root_dir=book --ServerApp.port=$(PORT) \
+	  --ServerApp.port_retries=0 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lock:
 	$(BIN)/uv pip compile requirements.in --python-version 3.10 --universal -o requirements.txt
@@ -100,4 +119,4 @@ bench: $(STAMP)
 	$(BIN)/python -c "import torch" 2>/dev/null \
 	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 \
 	  || echo "torch did not install: benchmarking without it"
-	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench.py --save bench/results.json

@@ -184,17 +184,19 @@ def draw(rows: list[dict], path: pathlib.Path) -> None:
 
     plotting.use_book_style()
     fig, axes = plt.subplots(1, len(OPS), figsize=(11, 3.8), sharey=True, layout="constrained")
-    styles = {"float64": "-", "float32": "--"}
+    styles = {"float64": ("-", "o"), "float32": ("--", "s")}
+    names = {"naive": "numpy (two lines)", "scipy": "scipy", "torch": "torch"}
     for ax, op in zip(axes, OPS):
         for k, peer in enumerate(PEERS):
-            for dtype, ls in styles.items():
+            for dtype, (ls, marker) in styles.items():
                 pts = [(r["bytes"], r[peer]) for r in rows
                        if r["op"] == op and r["dtype"] == dtype and r[peer] is not None]
                 if not pts:
                     continue
                 xs, ys = zip(*sorted(pts))
-                ax.plot(xs, ys, ls, color=plotting.COLORS[k], marker="o", markersize=3,
-                        label=f"{peer}, {dtype}")
+                ax.plot(xs, ys, ls, color=plotting.COLORS[k], marker=marker, markersize=3.5,
+                        markerfacecolor="none" if dtype == "float32" else plotting.COLORS[k],
+                        label=f"{names[peer]}, {dtype}")
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.axhline(2.0, color="grey", linewidth=0.8, linestyle=":")
         ax.set_xscale("log")
@@ -202,12 +204,13 @@ def draw(rows: list[dict], path: pathlib.Path) -> None:
         ticks = [16, 1 << 10, 1 << 16, 1 << 22, 1 << 27]
         ax.set_xticks(ticks, [human_bytes(t) for t in ticks])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _: f"{v:g}" if v >= 1 else f"1/{1 / v:g}"))
         ax.set_title(op)
         ax.set_xlabel("input size (bytes)")
     axes[0].set_ylabel("softmax_lib time / peer time")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9)
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, handlelength=3.5)
     fig.suptitle("softmax_lib's time over each peer's (below 1: softmax_lib is faster; "
                  "dotted: 2)")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,3 +9,8 @@ settings.register_profile("default", max_examples=150, deadline=None, derandomiz
 settings.register_profile("thorough", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# The chapters multiply many small matrices (attention's tiles); OpenBLAS's threads
+# only add overhead there and double the CPU time of the notebook runs, which the
+# kernels started by nbval inherit from this process. Same as tools/execute_notebooks.py.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -36,6 +36,7 @@ of the first chapter goes to ``_build/screenshots/``.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import http.server
 import os
@@ -254,10 +255,16 @@ def _extra_pages() -> list[str]:
 def built_site() -> Path:
     """The site, rebuilt by the Makefile first if it is missing or stale."""
     if "BOOK_SITE_DIR" not in os.environ and shutil.which("make"):
-        run = subprocess.run(["make", "--no-print-directory", "_build/html/.stamp"],
-                             cwd=ROOT, capture_output=True, text=True)
+        # The site links to the PDF edition, so the PDF is built too when Chromium can
+        # (`make pdf`); tests/test_pdf.py takes the same lock before it runs make.
+        targets = ["_build/html/.stamp"] + (["pdf"] if CHROMIUM.exists() else [])
+        (ROOT / "_build").mkdir(exist_ok=True)
+        with open(ROOT / "_build" / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            run = subprocess.run(["make", "--no-print-directory", *targets],
+                                 cwd=ROOT, capture_output=True, text=True)
         if run.returncode:
-            pytest.fail("the site did not build (make site):\n" + run.stdout[-6000:] + run.stderr[-6000:])
+            pytest.fail("the site or the PDF did not build (make site, make pdf):\n" + run.stdout[-6000:] + run.stderr[-6000:])
     if not (SITE / "index.html").is_file():
         pytest.skip("the site is not built: run `make site`")
     return SITE
@@ -497,6 +504,26 @@ def _bad(site: SiteReport, key: str, predicate) -> dict[str, list]:
 def test_every_toc_page_was_built(built_site):
     missing = [_html(d) for d, _ in [(ROOT_DOC, False)] + TOC if not (SITE / _html(d)).is_file()]
     assert not missing, f"listed in _toc.yml but not built: {missing}"
+
+
+def test_chapters_launch_from_the_configured_repository(built_site):
+    """Each chapter links to Colab and Binder at _config.yml's repository; run_locally shows its URL."""
+    import install_cell  # tools/install_cell.py reads _config.yml's repository
+
+    url, branch = install_cell.repository()
+    repo = urlparse(url).path.strip("/")
+    chapters = [d for d, _ in TOC if (ROOT / f"{d}.ipynb").is_file()]
+    missing = {}
+    for docname in chapters:
+        page = (SITE / _html(docname)).read_text(encoding="utf-8")
+        links = (f"https://colab.research.google.com/github/{repo}/blob/{branch}/{docname}.ipynb",
+                 f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{docname}.ipynb")
+        absent = [u for u in links if f'href="{u}"' not in page]
+        if absent:
+            missing[docname] = absent
+    assert chapters and not missing, f"launch links missing: {missing}"
+    run_locally = (SITE / "book" / "run_locally.html").read_text(encoding="utf-8")
+    assert url in run_locally and "repository_url" not in run_locally  # the marker was replaced
 
 
 def test_every_formula_is_typeset_by_mathjax(site):

@@ -23,6 +23,17 @@ from the stored file when the chapter's inputs hash is the recorded one; they
 are replaced whenever code, library or pins changed, or with
 ``--refresh-timings``. A notebook that is not valid JSON stops everything with
 a message naming the file; so does a cell that raises.
+
+Numbers quoted in the prose are inline expressions, ``{eval}`...``` in a
+markdown cell (tools/inline_eval.py): they are evaluated in the kernel after
+the last cell has run (the prose may quote a number computed further down, as
+it could with glue), and their results are stored in that cell's metadata (``user_expressions``, as jupyterlab-myst stores
+them). The expressions count in the inputs hash; an expression that raises stops
+the run like a cell that raises.
+
+The notebook's kernelspec is the one the venv's ``python3`` kernel reports, as
+JupyterLab writes it when the chapter is opened, so opening and saving a
+chapter without edits changes nothing.
 """
 
 from __future__ import annotations
@@ -36,14 +47,28 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+import inline_eval
 from notebook_file import CorruptNotebook, read, shown
 
 ROOT = Path(__file__).resolve().parent.parent
+# Kernels inherit this: OpenBLAS threads only slow the chapters' many small matrix
+# products (measured: chapter 8 takes twice the CPU time with them). Same as tests/conftest.py.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 KEEP_NOTEBOOK_METADATA = ("kernelspec", "language_info")
-KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+KERNEL_NAME = "python3"
+
+
+def venv_kernelspec() -> dict:
+    """The kernelspec metadata of the venv's kernel, exactly as JupyterLab writes it on opening."""
+    spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    return {"display_name": spec.display_name, "language": spec.language, "name": KERNEL_NAME}
+
+
+KERNELSPEC = venv_kernelspec()
 VOLATILE_TAG = "nbval-ignore-output"  # timing cells: their outputs differ from run to run
 FIX = "run `make notebooks`"
 
@@ -79,6 +104,9 @@ def inputs_digest(nb: nbformat.NotebookNode, shared: str) -> str:
     for cell in nb.cells:
         if cell.cell_type == "code":
             h.update(b"\0" + cell.source.encode())
+        elif cell.cell_type == "markdown":
+            for expr in inline_eval.expressions(cell.source):
+                h.update(b"\1" + expr.encode())
     return h.hexdigest()
 
 
@@ -95,6 +123,9 @@ def stale_reason(path: Path, shared: str) -> str | None:
     if recorded != inputs_digest(nb, shared):
         return (f"{shown(path)}: its stored outputs come from other code cells, another softmax_lib "
                 f"or other pins: {FIX}")
+    gaps = inline_eval.missing(nb)
+    if gaps:
+        return f"{shown(path)}: inline expressions without a stored result ({{eval}}`{gaps[0]}`): {FIX}"
     return None
 
 
@@ -140,15 +171,53 @@ def normalise(nb: nbformat.NotebookNode, stored: nbformat.NotebookNode | None) -
             cell.execution_count = old.execution_count
 
 
+class InlineEvalClient(NotebookClient):
+    """Runs the cells as usual; after the last one, evaluates every markdown cell's
+    ``{eval}`` expressions in the kernel and stores their results in that cell's metadata.
+
+    The end of the run, not the cell's place: like myst-nb's glue, which the
+    expressions replaced, the prose may quote a number computed further down.
+    """
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if cell_index == len(self.nb.cells) - 1:
+            for k, md in enumerate(self.nb.cells):
+                if md.cell_type == "markdown":
+                    await self._evaluate(md, k)
+        return cell
+
+    async def _evaluate(self, cell, cell_index) -> None:
+        exprs = inline_eval.expressions(cell.source)
+        cell.metadata.pop(inline_eval.METADATA_KEY, None)
+        if not exprs:
+            return
+        msg_id = self.kc.execute("", silent=True, store_history=False,
+                                 user_expressions={str(k): e for k, e in enumerate(exprs)})
+        reply = await self.async_wait_for_reply(msg_id, cell)
+        results = reply["content"].get("user_expressions", {})
+        stored = []
+        for k, expr in enumerate(exprs):
+            result = results.get(str(k), {"status": "error", "ename": "NoReply", "evalue": ""})
+            if result.get("status") != "ok":
+                raise CellExecutionError(
+                    traceback="", ename=result.get("ename", "Error"),
+                    evalue=f"the inline expression {{eval}}`{expr}` in markdown cell "
+                           f"{cell.get('id', cell_index)} raised {result.get('ename')}: "
+                           f"{result.get('evalue')}")
+            stored.append({"expression": expr, "result": result})
+        cell.metadata[inline_eval.METADATA_KEY] = stored
+
+
 def execute(path: Path, shared: str, refresh_timings: bool = False) -> float:
     stored = read(path)
     nb = read(path)
     start = time.perf_counter()
     try:
-        NotebookClient(
+        InlineEvalClient(
             nb,
             timeout=300,
-            kernel_name="python3",
+            kernel_name=KERNEL_NAME,
             record_timing=False,
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()

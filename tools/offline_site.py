@@ -13,8 +13,8 @@ MathJax out of those folders: a page loads only the entry script, which loads fo
 and the few extensions it needs from beside itself.
 
 2. Thebe is taken off the pages. Jupyter Book 1.x always loads sphinx-thebe, whose
-script would fetch thebe from a CDN and start a kernel on Binder; the book has no
-launch buttons, and the extension adds its inline configuration script twice, a
+script would fetch thebe from a CDN and start a kernel on Binder; the book's launch
+buttons (Colab, Binder) are plain links that need no thebe, and the extension adds its inline configuration script twice, a
 ``const`` redeclared: an error in every page's console. The page context is cleaned
 of thebe's assets and of any script included twice.
 
