@@ -45,6 +45,14 @@ $(MATHJAX): tools/mathjax/package.json tools/mathjax/package-lock.json
 	npm ci --prefix tools/mathjax --no-audit --no-fund --loglevel=error
 	touch $@
 
+# axe-core for the accessibility check of the site (tests/test_site.py injects it from
+# this local file, so the test needs no network), pinned in tools/axe/package-lock.json.
+AXE := tools/axe/node_modules/axe-core/axe.min.js
+$(AXE): tools/axe/package.json tools/axe/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to install axe-core for the site test: apt-get install -y npm"; exit 1; }
+	npm ci --prefix tools/axe --no-audit --no-fund --loglevel=error
+	touch $@
+
 # The site from the chapters' stored outputs, never executing them (_config.yml:
 # execute_notebooks: off). `make book` first brings stale chapters up to date;
 # `make site` alone is what the tests use, so `make test` never rewrites a chapter.
@@ -62,7 +70,7 @@ book: notebooks
 # runs `make _build/html/.stamp` in one pytest worker while the others run the notebooks.
 # A stale chapter is not re-executed here: tests/test_notebooks_current.py fails naming it.
 SITE_STAMP   := _build/html/.stamp
-SITE_SOURCES := _config.yml _toc.yml requirements.txt $(wildcard book/* book/images/* softmax_lib/*.py tools/*.py)
+SITE_SOURCES := _config.yml _toc.yml requirements.txt $(wildcard book/* book/images/* softmax_lib/*.py tools/*.py _static/* _templates/*)
 $(SITE_STAMP): $(SITE_SOURCES) $(STAMP) $(MATHJAX)
 	$(MAKE) --no-print-directory site
 
@@ -76,7 +84,7 @@ $(PDF): $(SITE_STAMP) tools/pdf_edition.py
 	@test -x /usr/bin/chromium || { echo "make pdf needs Debian's Chromium: apt-get install -y chromium"; exit 1; }
 	$(BIN)/python tools/pdf_edition.py --out $@
 
-test: $(STAMP) $(MATHJAX)
+test: $(STAMP) $(MATHJAX) $(AXE)
 	$(BIN)/python -m pytest
 
 # Only the machine check of the labelled equations (tools/equations.py); `make test`
@@ -100,7 +108,7 @@ lock:
 	echo "-e ." >> requirements.txt
 
 clean:
-	rm -rf _build $(VENV) tools/mathjax/node_modules .pytest_cache .hypothesis
+	rm -rf _build $(VENV) tools/mathjax/node_modules tools/axe/node_modules .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # A benchmark, not a test: softmax_lib against scipy.special.softmax and, when it

@@ -16,8 +16,21 @@ tests/test_notebooks_current.py by name instead. The browser is opened once and 
 is visited once (the ``site`` fixture); the tests below then assert on what was
 recorded, so each failure names the property and the pages that break it.
 
-A summary (pages, math elements, images, time) is written to
-``_build/site_test_summary.txt`` and printed at the end of the test; a screenshot
+Accessibility: every image needs alt text that says what it shows (not a file
+name) and keeps its aspect ratio, every figure a caption, and axe-core (npm,
+pinned in ``tools/axe/package-lock.json``, injected from that local file) audits
+every page once it is probed, failing on any serious or critical violation.
+axe's cost grows with the number of elements, and colour contrast is most of
+it. So MathJax's formulas and the highlighted code blocks, generated markup that
+is the same on every page and most of its elements, are audited in full on the
+first chapter (opened again for the screenshots); on the other pages the
+formulas are emptied while axe runs (restored afterwards) and the code blocks
+are left out. Colour contrast in dark mode is checked on the first chapter and
+on the pages that are not numbered chapters (indexes, bibliography, API), whose
+components the chapters do not share; the chapters share the first chapter's.
+
+A summary (pages, math elements, images, figures, axe's findings, time) is written
+to ``_build/site_test_summary.txt`` and printed at the end of the test; a screenshot
 of the first chapter goes to ``_build/screenshots/``.
 """
 
@@ -51,6 +64,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+AXE = ROOT / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 HOST = "127.0.0.1"
 TIMEOUT_MS = 30_000
 PARALLEL_PAGES = 3
@@ -62,6 +76,7 @@ PARALLEL_PAGES = 3
 # The root docname, and every other (docname, numbered) of ``_toc.yml`` in order.
 ROOT_DOC = next(d.docname for d in toc.documents(ROOT) if d.root)
 TOC = [(d.docname, d.numbered) for d in toc.documents(ROOT) if not d.root]
+CHAPTERS = {f"{d}.html" for d, numbered in TOC if numbered}
 
 
 # --------------------------------------------------------------------------- in the page
@@ -111,7 +126,15 @@ async () => {
   }
 
   const images = imgs.map(i => ({src: i.getAttribute("src"),
-                                 ok: i.complete && i.naturalWidth > 0}));
+                                 ok: i.complete && i.naturalWidth > 0,
+                                 alt: i.getAttribute("alt"),
+                                 // shown width / height against the file's: 1 unless squeezed
+                                 stretch: i.width && i.height && i.naturalHeight
+                                   ? (i.width / i.height) / (i.naturalWidth / i.naturalHeight) : 1,
+                                 // a figure: an image in a code cell's output
+                                 figure: i.closest(".cell_output") !== null,
+                                 caption: i.closest("figure")?.querySelector("figcaption")
+                                   ?.textContent.trim() ?? ""}));
   const solutions = [...document.querySelectorAll(".solution")].map(s => {
     const body = [...s.children].filter(c => !c.classList.contains("admonition-title"));
     return {
@@ -135,10 +158,53 @@ async () => {
 """
 
 
+# Starts axe-core in the page (injected beforehand) and keeps the promise of its
+# findings in window.__axe; the test collects them later, so that the pages opened
+# together are audited at the same time. Every rule runs in light mode; dark=true:
+# colour contrast again in dark mode. full=false: MathJax's formulas are emptied
+# while axe runs (restored afterwards) and the code blocks are left out.
+AXE_START = r"""
+([full, dark]) => {
+  window.__axe = (async () => {
+    const html = document.documentElement;
+    const theme = html.dataset.theme;
+    const emptied = full ? [] : [...document.querySelectorAll("mjx-container")].map(c => {
+      const kids = [...c.childNodes];
+      c.replaceChildren("x");   // keeps the formula's colour and place for the contrast rule
+      return [c, kids];
+    });
+    const still = document.createElement("style");   // no colour transitions between modes
+    still.textContent = "*, *::before, *::after { transition: none !important; }";
+    document.head.append(still);
+    const found = [];
+    const keep = (result, mode) => result.violations.forEach(v => found.push({
+      id: v.id, impact: v.impact, help: v.help, mode,
+      nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}));
+    const context = full ? document : {exclude: [["div.highlight"]]};
+    try {
+      html.dataset.theme = "light";
+      keep(await axe.run(context, {resultTypes: ["violations"]}), "");
+      if (dark) {
+        html.dataset.theme = "dark";
+        keep(await axe.run(context, {resultTypes: ["violations"], runOnly: ["color-contrast"]}),
+             "dark");
+      }
+    } finally {
+      html.dataset.theme = theme;
+      still.remove();
+      for (const [c, kids] of emptied) c.replaceChildren(...kids);
+    }
+    return {version: axe.version, full, dark, violations: found};
+  })();
+}
+"""
+
+
 @dataclass
 class PageReport:
     path: str
     probe: dict = field(default_factory=dict)
+    axe: dict | None = None   # axe-core's findings; None when axe-core is not installed
     console_errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -157,6 +223,7 @@ class SiteReport:
     solution_opens: bool | None
     screenshots: list[Path]
     seconds: float
+    full_audit: dict | None = None   # axe-core on the first chapter, formulas and code included
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -256,6 +323,9 @@ def site(built_site) -> SiteReport:
                     page.wait_for_load_state("load")
                     report.probe = page.evaluate(PAGE_PROBE)
                     report.seconds = time.perf_counter() - t0
+                    _start_axe(page, full=False, dark=report.path not in CHAPTERS)
+                for page, report, _ in opened:
+                    report.axe = _axe_findings(page)
                     page.close()
 
             # Navigation: the sidebar of the root page, as probed.
@@ -263,8 +333,8 @@ def site(built_site) -> SiteReport:
             nav_links = [href for href, _ in anchors]
             nav_texts = {_site_path(href, base): text for href, text in anchors}
 
-            screenshots, solution_opens = _look_and_click(context, base, pages,
-                                                          PlaywrightTimeout)
+            screenshots, solution_opens, full_audit = _look_and_click(context, base, pages,
+                                                                      PlaywrightTimeout)
 
             # The redirect from index.html to the root document.
             page = context.new_page()
@@ -301,7 +371,7 @@ def site(built_site) -> SiteReport:
         base=base, pages=pages, blocked=blocked, nav_links=nav_links, nav_texts=nav_texts,
         search_hits=search_hits, search_errors=search.console_errors + search.failed,
         redirect_to=redirect_to, solution_opens=solution_opens, screenshots=screenshots,
-        seconds=time.perf_counter() - start)
+        seconds=time.perf_counter() - start, full_audit=full_audit)
     _write_summary(report)
     return report
 
@@ -314,11 +384,22 @@ def _site_path(url: str, base: str) -> str:
     return path + "index.html" if path == "" or path.endswith("/") else path
 
 
-def _look_and_click(context, base: str, pages: dict[str, PageReport], timeout_error):
-    """Screenshots of the first chapter; then open a folded solution with a click.
+def _start_axe(page, *, full: bool, dark: bool) -> None:
+    if AXE.is_file():
+        page.add_script_tag(path=str(AXE))
+        page.evaluate(AXE_START, [full, dark])
 
-    Returns the screenshot paths and whether the solution opened (None if the
-    site has no folded solution yet).
+
+def _axe_findings(page) -> dict | None:
+    return page.evaluate("() => window.__axe ?? null")
+
+
+def _look_and_click(context, base: str, pages: dict[str, PageReport], timeout_error):
+    """Screenshots and a full accessibility audit of the first chapter; then open a
+    folded solution with a click.
+
+    Returns the screenshot paths, whether the solution opened (None if the site
+    has no folded solution yet) and axe-core's findings on the first chapter.
     """
     chapters = [_html(d) for d, numbered in TOC if numbered]
     with_solution = [p for p, r in pages.items()
@@ -328,6 +409,7 @@ def _look_and_click(context, base: str, pages: dict[str, PageReport], timeout_er
                      else with_solution[0] if with_solution else None)
     shots: list[Path] = []
     opens = None
+    audit = None
     for path in dict.fromkeys(p for p in (chapter, solution_page) if p):
         page = context.new_page()
         page.goto(base + path, wait_until="load")
@@ -342,6 +424,8 @@ def _look_and_click(context, base: str, pages: dict[str, PageReport], timeout_er
                 eq.evaluate("e => e.closest('div.math').scrollIntoView({block: 'center'})")
                 shots.append(SCREENSHOTS / f"{name}-equation.png")
                 page.screenshot(path=shots[-1])
+            _start_axe(page, full=True, dark=True)
+            audit = _axe_findings(page)
         if path == solution_page:
             solution = page.locator(".solution.dropdown").first
             solution.locator(":scope > .admonition-title").click()
@@ -352,7 +436,7 @@ def _look_and_click(context, base: str, pages: dict[str, PageReport], timeout_er
                 pass
             opens = body.is_visible()
         page.close()
-    return shots, opens
+    return shots, opens, audit
 
 
 def _summary_lines(r: SiteReport) -> list[str]:
@@ -365,12 +449,34 @@ def _summary_lines(r: SiteReport) -> list[str]:
         f"math elements checked: {sum(len(p['math']) for p in probes)} "
         f"(MathJax containers: {sum(p['mjx'] for p in probes)})",
         f"numbered equations: {sum(len(p['eqnos']) for p in probes)}",
-        f"images checked: {sum(len(p['images']) for p in probes)}",
+        f"images checked: {sum(len(p['images']) for p in probes)} "
+        f"(figures with a caption and alt text: {sum(i['figure'] for p in probes for i in p['images'])})",
+        _axe_summary(r),
         f"solutions checked folded: {sum(len(p['solutions']) for p in probes)}",
         f"links checked: {sum(len(p['links']) for p in probes)}",
         f"requests to other hosts blocked: {len(r.blocked)}",
         "screenshots: " + ", ".join(_shown(s) for s in r.screenshots),
     ]
+
+
+def _axe_counts(r: SiteReport) -> dict[str, int]:
+    """axe-core's violations by impact, over every page (and the full audit)."""
+    counts = dict.fromkeys(IMPACTS, 0)
+    for audit in [p.axe for p in r.pages.values()] + [r.full_audit]:
+        for v in (audit or {}).get("violations", []):
+            counts[v["impact"]] = counts.get(v["impact"], 0) + 1
+    return counts
+
+
+def _axe_summary(r: SiteReport) -> str:
+    audits = [p.axe for p in r.pages.values() if p.axe]
+    if not audits:
+        return f"accessibility: not checked (axe-core is not installed: {_shown(AXE)})"
+    counts = ", ".join(f"{k} {n}" for k, n in _axe_counts(r).items())
+    dark = sum(a["dark"] for a in audits)
+    return (f"axe-core {audits[0]['version']} on {len(audits)} pages (colour contrast in dark mode "
+            f"too on {dark}) + a full audit of {'the first chapter' if r.full_audit else 'no page'}: "
+            f"violations (rule x page) by impact: {counts}")
 
 
 def _shown(path: Path) -> str:
@@ -448,6 +554,48 @@ def test_equations_are_numbered_by_chapter(site):
         if wrong:
             bad[path] = wrong
     assert not bad, f"equation numbers not of the form (chapter.n): {bad}"
+
+
+IMPACTS = ("critical", "serious", "moderate", "minor")
+# What a file name, a path or a content hash looks like: no description of a figure.
+NOT_A_DESCRIPTION = re.compile(r"\.(png|jpe?g|gif|svg|webp)\b|_images/|[0-9a-f]{16,}|^\W*$", re.I)
+
+
+def test_every_image_has_alt_text_that_describes_it(site):
+    """Alt text says what the image shows: present, more than one word, not a file name or hash."""
+    bad = _bad(site, "images", lambda i: i["alt"] is None or len(i["alt"].split()) < 2
+               or NOT_A_DESCRIPTION.search(i["alt"]) is not None)
+    assert not bad, f"images whose alt text is missing, too short or a file name: {bad}"
+
+
+def test_every_figure_has_a_caption(site):
+    figures = [i for r in site.pages.values() for i in r.probe["images"] if i["figure"]]
+    assert figures, "no figure on any page: the probe is not finding them"
+    bad = _bad(site, "images", lambda i: i["figure"] and not i["caption"])
+    assert not bad, f"figures without a caption (mystnb.figure.caption in the cell's metadata): {bad}"
+
+
+def test_no_serious_accessibility_violations(site):
+    """axe-core on every page (light and dark mode): no serious or critical violation."""
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is not installed ({_shown(AXE)} is missing): "
+                    "run `npm ci --prefix tools/axe` (make test does)")
+    audits = {p: r.axe for p, r in site.pages.items()}
+    audits["full audit of the first chapter"] = site.full_audit
+    missing = [p for p, a in audits.items() if not a]
+    assert not missing, f"pages axe-core did not audit: {missing}"
+    bad = {p: [f"{v['id']}{' (' + v['mode'] + ' mode)' if v['mode'] else ''} [{v['impact']}]: "
+               f"{v['help']}: {v['nodes']}" for v in a["violations"]
+               if v["impact"] in ("serious", "critical")]
+           for p, a in audits.items()}
+    bad = {p: v for p, v in bad.items() if v}
+    assert not bad, f"serious or critical accessibility violations (axe-core): {bad}"
+
+
+def test_images_keep_their_aspect_ratio(site):
+    """A figure shown narrower than its file (a fixed height attribute) is squeezed sideways."""
+    squeezed = _bad(site, "images", lambda i: abs(i["stretch"] - 1) > 0.02)
+    assert not squeezed, f"images shown with another aspect ratio than their file's: {squeezed}"
 
 
 def test_every_image_loads(site):
