@@ -8,10 +8,11 @@ Zen 2/3 server or a CI runner. numpy's own switch emulates such machines:
 - ``NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"``: baseline
   dispatch only (no AVX2 either).
 
-For each setting, one pytest subprocess runs nbval over every chapter with that
-variable set (the kernels inherit it); the two subprocesses run at the same time,
-in the pytest worker that collects this file, while the other workers run the
-native nbval. To keep `make test` short, each subprocess starts one kernel for
+For each setting, and natively (nothing disabled), one pytest subprocess runs
+nbval over every chapter with that variable set (the kernels inherit it); the
+three subprocesses run at the same time, in the pytest worker that collects this
+file, while the other workers run the rest of the suite. This file is the suite's
+nbval. To keep `make test` short, each subprocess starts one kernel for
 all the chapters (tools/nbval_shared_kernel.py: a fresh namespace per chapter,
 nbval's comparison unchanged), which halves the CPU it costs (README, Timings).
 A failure names the chapter and cell and gives the command that reproduces it.
@@ -30,8 +31,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 
-# setting id -> the value of NPY_DISABLE_CPU_FEATURES
+# setting id -> the value of NPY_DISABLE_CPU_FEATURES ("" disables nothing: this CPU, native)
 SETTINGS = {
+    "native": "",
     "no-avx512": "X86_V4 AVX512_ICL AVX512_SPR",
     "baseline-only": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
 }
@@ -81,7 +83,12 @@ def verdict(setting: str, returncode: int, output: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, subprocess.Popen]:
-    """Both emulated runs, started at once (each is one process and one kernel)."""
+    """The native and both emulated runs, started at once (each is one process and one kernel).
+
+    The native run is the suite's nbval over the chapters: the stored outputs were made by
+    `make notebooks`, one fresh kernel per chapter (tests/test_notebooks_current.py proves
+    they come from the current code), and this re-runs them all and compares.
+    """
     procs = {name: start(setting, CHAPTERS) for name, setting in SETTINGS.items()}
     yield procs
     for proc in procs.values():
