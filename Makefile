@@ -89,6 +89,12 @@ test: $(STAMP) $(MATHJAX) $(AXE)
 
 # Only the machine check of the labelled equations (tools/equations.py); `make test`
 # runs it too, through tests/test_equations.py.
+# The PDF edition, printed and read back (tests/test_pdf.py). Not in `make test`, whose
+# 180 s budget it would break on this 2-core machine; the publishing workflow runs it.
+.PHONY: test-pdf
+test-pdf: $(STAMP) $(MATHJAX)
+	$(BIN)/python -m pytest -o addopts="-p no:cacheprovider" tests/test_pdf.py
+
 .PHONY: equations
 equations: $(STAMP)
 	$(BIN)/python tools/equations.py
