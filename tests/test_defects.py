@@ -38,17 +38,6 @@ def longdouble_reference(x: np.ndarray, axis: int):
     return np.moveaxis(y, -1, axis), np.moveaxis(logy, -1, axis)
 
 
-@pytest.fixture
-def fast(monkeypatch):
-    """Force the blocked, threaded path on small arrays; returns a block-size setter."""
-    monkeypatch.setattr(_fast, "MIN_BYTES", 0)
-
-    def set_block(nbytes: int) -> None:
-        monkeypatch.setattr(_fast, "BLOCK_BYTES", nbytes)
-
-    return set_block
-
-
 # ---------------------------------------------------------------- accuracy on every layout
 
 @pytest.mark.skipif(np.finfo(np.longdouble).nmant < 60, reason="needs an 80-bit long double")

@@ -34,17 +34,6 @@ LAYOUTS = [
 
 
 @pytest.fixture
-def fast(monkeypatch):
-    """Force the fast path; returns a function that sets the block size."""
-    monkeypatch.setattr(_fast, "MIN_BYTES", 0)
-
-    def set_block(nbytes: int) -> None:
-        monkeypatch.setattr(_fast, "BLOCK_BYTES", nbytes)
-
-    return set_block
-
-
-@pytest.fixture
 def reference(monkeypatch):
     """Call a function with the fast path switched off (monkeypatch restores it at once)."""
     def call(fn, *args, **kwargs):
