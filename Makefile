@@ -13,7 +13,7 @@ UV_VERSION := 0.13.9
 help:
 	@echo "make book   re-execute stale chapters, then build the site into _build/html (warnings are errors)"
 	@echo "make site   build the site from the stored outputs only (executes nothing)"
-	@echo "make test   unit, property, doctest and notebook (nbval, also on two emulated CPUs) tests, and the site in a browser"
+	@echo "make test   unit, property, doctest and notebook (nbval, also on two emulated CPUs) tests; the site, the PDF and JupyterLab in a browser"
 	@echo "make lab    serve the chapters in JupyterLab on PORT (default 8888), no browser opened"
 	@echo "make notebooks  re-execute the chapters whose code or softmax_lib changed"
 	@echo "make clean  remove the build, the venv and caches"
@@ -89,8 +89,7 @@ test: $(STAMP) $(MATHJAX) $(AXE)
 
 # Only the machine check of the labelled equations (tools/equations.py); `make test`
 # runs it too, through tests/test_equations.py.
-# The PDF edition, printed and read back (tests/test_pdf.py). Not in `make test`, whose
-# 180 s budget it would break on this 2-core machine; the publishing workflow runs it.
+# The PDF edition alone, printed and read back (tests/test_pdf.py; `make test` runs it too).
 .PHONY: test-pdf
 test-pdf: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m pytest -o addopts="-p no:cacheprovider" tests/test_pdf.py

@@ -11,8 +11,14 @@ the kernel's namespace is emptied (``%reset -f``), its working directory is
 the notebook's folder, figures are closed, and matplotlib's rcParams, numpy's
 print options and error state and the warning filters are put back as they
 were when the kernel started. The cells are then run and compared by nbval
-itself, unchanged. The native run (plain nbval, a kernel per notebook) still
-proves that every chapter runs in a fresh kernel.
+itself, unchanged. (`make notebooks` executes each chapter in a kernel of its own,
+and tests/test_notebooks_current.py proves the stored outputs come from that.)
+
+With ``NBVAL_FIGURE_PIXELS=skip`` in the environment, figures are not rasterised:
+nbval compares a figure's ``text/plain`` line but never its PNG, so a run that
+checks only what nbval compares (the emulated-CPU runs) saves Agg's drawing, about
+a third of a run's CPU (28.9 s against 20.3 s for all chapters, measured side by side
+with tools/nbval_shared_kernel.py's command in tests/test_portable_outputs.py).
 
 The kernel's numpy reports which SIMD targets it dispatches to; the plugin
 prints them at the end, so a run shows that NPY_DISABLE_CPU_FEATURES reached it.
@@ -20,6 +26,7 @@ prints them at the end, so a run shows that NPY_DISABLE_CPU_FEATURES reached it.
 
 from __future__ import annotations
 
+import os
 from queue import Empty
 
 import nbval.plugin as nbval_plugin
@@ -41,6 +48,23 @@ try:  # numpy 2's record of the SIMD targets it dispatches to on this CPU
 except ImportError:
     print("unknown")
 del _sys, _warnings, _np, _mpl, _plt
+"""
+
+# nbval never compares a figure's pixels (only its text/plain line, "<Figure size … with 1 Axes>"),
+# so a run that only checks the printed outputs on an emulated CPU need not draw them: the
+# inline backend's PNG formatters get a fixed 1x1 PNG instead, which skips Agg's rasterising.
+# (IPython binds these functions when the formats are set, so they are replaced beforehand.)
+NO_PIXELS = """\
+import IPython.core.pylabtools as _pt
+# Default arguments, not globals: the %reset -f before each notebook empties the namespace.
+def _png(fig, *args, base64=False, _data=__import__("base64").b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="),
+        **kwargs):
+    return __import__("base64").b64encode(_data).decode("ascii") if base64 else _data
+def _retina(fig, base64=False, _png=_png, **kwargs):
+    return _png(fig, base64=base64), {"width": 1, "height": 1}
+_pt.print_figure, _pt.retina_figure = _png, _retina
+del _pt, _png, _retina
 """
 
 RESET = """\
@@ -92,6 +116,8 @@ def _setup(self) -> None:
                                startup_timeout=self.config.option.nbval_kernel_startup_timeout)
         _state["kernel"] = kernel
         _state["dispatch"] = _run(kernel, SNAPSHOT)
+        if os.environ.get("NBVAL_FIGURE_PIXELS") == "skip":
+            _run(kernel, NO_PIXELS)
     _run(kernel, RESET.format(cwd=str(self.fspath.dirname)))
     self.kernel = kernel
     self.setup_sanitize_files()
