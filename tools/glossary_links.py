@@ -89,10 +89,11 @@ NOT_PROSE = re.compile(r"^\s*(#|```|~~~|:::|:\w[\w-]*:|\(\S+\)=|\|)")
 
 
 def glossary_terms() -> list[str]:
-    """The terms defined in the glossary (every name line of the glossary block)."""
+    """The terms defined in the glossary (every name line of the glossary block, without its **)."""
     text = GLOSSARY.read_text(encoding="utf-8")
     block = re.search(r"```\{glossary\}\n(.*?)\n```", text, re.S).group(1)
-    return [line.strip() for line in block.splitlines() if line.strip() and not line.startswith(" ")]
+    return [line.strip().strip("*") for line in block.splitlines()
+            if line.strip() and not line.startswith(" ")]
 
 
 def _prose_spans(source: str) -> list[tuple[int, int]]:
