@@ -372,7 +372,8 @@ def test_chapters_use_only_roles_jupyterlab_renders():
                 for role in roles - RENDERED_ROLES:
                     found.setdefault(path.name, set()).add(role)
     assert not found, (f"roles JupyterLab does not render: {found} (computed numbers are "
-                       "{eval} expressions: tools/inline_eval.py)")
+                       "{eval} expressions: tools/inline_eval.py; a {term} role becomes a link to "
+                       "the glossary file with `.venv/bin/python tools/glossary_links.py`)")
 
 
 def test_jupyterlab_myst_renders_every_markdown_cell(lab):
