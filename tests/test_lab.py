@@ -15,7 +15,9 @@ recorded, so a failure names the property and the chapters that break it:
 - no raw MyST role or directive syntax, and no TeX, is visible in the rendered
   text, and no formula failed to typeset (KaTeX errors);
 - every cross-reference (equations, exercises, propositions) resolves in the page,
-  and every link to another chapter names a file that exists;
+  and every link to another chapter or to the glossary names a file that exists;
+- one glossary link, clicked in the first chapter that has one, opens the
+  glossary rendered (Markdown Preview, jupyterlab-myst), not its MyST source;
 - every computed number (``{eval}``) shows its stored result, not its expression;
 - the chapter opens clean, and saving it without edits writes the same bytes.
 
@@ -65,7 +67,7 @@ SETTINGS = {
 # markdown cell is rendered, then reports what is visible and whether the
 # document is dirty; saves it and closes it.
 OPEN_AND_PROBE = r"""
-async ([path, timeoutMs, kernelId]) => {
+async ([path, timeoutMs, kernelId, followGlossary]) => {
   const app = window.jupyterapp;
   await app.restored;
   const args = {path, factory: 'Notebook'};
@@ -90,7 +92,10 @@ async ([path, timeoutMs, kernelId]) => {
     await sleep(250);
   }
   const cells = markdown();
+  const where = (m, s) => s.slice(Math.max(0, m.index - 40), m.index + 60).replace(/\s+/g, ' ');
   const ids = new Set([...nb.node.querySelectorAll('[id]')].map(e => e.id));
+  // What a rendered page shows: KaTeX formulas and errors, raw MyST or TeX, links. For a chapter's
+  // markdown cells and for the glossary a link opens.
   const rawRole = /\{[a-zA-Z][\w:.-]*\}`|^\s*(`{3,}|:{3,})\s*\{|^\s*:(class|label|name|nonumber):|^\(\S+\)=\s*$/m;
   const rawTex = /\$|\\(frac|partial|sum|begin|beta|mathbb|operatorname|left|right)\b/;
   const report = {dirtyOnOpen: panel.context.model.dirty, cells: cells.length, rendered: 0,
@@ -108,7 +113,6 @@ async ([path, timeoutMs, kernelId]) => {
     const copy = myst.cloneNode(true);
     copy.querySelectorAll('.katex, pre, code, script, style').forEach(n => n.remove());
     const text = copy.innerText ?? copy.textContent;
-    const where = (m, s) => s.slice(Math.max(0, m.index - 40), m.index + 60).replace(/\s+/g, ' ');
     let m;
     if ((m = text.match(rawRole))) report.raw.push(where(m, text));
     if ((m = text.match(rawTex))) report.tex.push(where(m, text));
@@ -123,6 +127,49 @@ async ([path, timeoutMs, kernelId]) => {
       report.files.push(decodeURIComponent(url.pathname.split('/files/')[1]));
     }
     report.text += myst.textContent + '\n';  // with code: an {eval} shown as code is caught in Python
+  }
+  // Follow one glossary link as a learner would: a click on it (JupyterLab's
+  // rendermime:handle-local-link opens the file with its default viewer for links).
+  const link = followGlossary &&
+    [...nb.node.querySelectorAll('.jp-InputArea .myst a[href*="/files/"]')]
+      .find(a => new URL(a.href).pathname.endsWith('/glossary.md'));
+  if (link) {
+    report.glossary = {link: link.textContent.trim(), opened: null};
+    link.click();
+    const opened = () => [...app.shell.widgets('main')].find(w => w.context?.path === 'glossary.md');
+    let widget, last = -1;
+    while (Date.now() < deadline) {
+      widget = opened();
+      const shown = widget?.node.querySelector('.myst, .jp-FileEditor');  // rendered, or the source
+      const size = widget ? widget.node.innerHTML.length : -1;
+      if (shown && size === last) break;
+      last = size;
+      await sleep(250);
+    }
+    if (widget) {
+      await widget.context.ready;
+      const g = {viewer: !!widget.node.querySelector('.jp-MarkdownViewer'),
+                 editor: !!widget.node.querySelector('.jp-FileEditor, .cm-editor'),
+                 formulas: 0, katexErrors: [], raw: [], tex: [], files: [], text: '', bold: []};
+      const myst = widget.node.querySelector('.myst');
+      if (myst) {
+        g.formulas = myst.querySelectorAll('.katex').length;
+        myst.querySelectorAll('.katex-error, [data-mjx-error]').forEach(
+          e => g.katexErrors.push(e.textContent.slice(0, 80)));
+        const copy = myst.cloneNode(true);
+        copy.querySelectorAll('.katex, pre, code, script, style').forEach(n => n.remove());
+        g.text = copy.innerText ?? copy.textContent;
+        g.bold = [...myst.querySelectorAll('strong')].map(e => e.textContent.trim());
+        let m;
+        if ((m = g.text.match(rawRole)) || (m = g.text.match(/\{glossary\}|```/))) g.raw.push(where(m, g.text));
+        if ((m = g.text.match(rawTex))) g.tex.push(where(m, g.text));
+        for (const a of myst.querySelectorAll('a[href*="/files/"]')) {
+          g.files.push(decodeURIComponent(new URL(a.href).pathname.split('/files/')[1]));
+        }
+      }
+      report.glossary = {...report.glossary, ...g, opened: widget.context.path};
+      widget.dispose();
+    }
   }
   // Save without edits, as Ctrl+S would, then close the chapter (the server stops the kernel).
   await panel.context.save();
@@ -253,9 +300,12 @@ def lab(tmp_path_factory) -> LabReport:
             page.wait_for_function("() => window.jupyterapp && window.jupyterapp.restored")
             page.evaluate("() => window.jupyterapp.restored")
             kernel_id = None  # the first chapter starts the kernel; the others attach to it
+            # The first chapter with a glossary link also follows one (a click, once: about 1 s).
+            follow = next((n for n in chapters if _glossary_links(n)), None)
             for name, report in chapters.items():
                 t0 = time.perf_counter()
-                report.probe = page.evaluate(OPEN_AND_PROBE, [name, CHAPTER_TIMEOUT_MS, kernel_id])
+                report.probe = page.evaluate(OPEN_AND_PROBE,
+                                             [name, CHAPTER_TIMEOUT_MS, kernel_id, name == follow])
                 kernel_id = kernel_id or report.probe["kernelId"]
                 report.saved_same = (book / name).read_bytes() == original[name]
                 report.seconds = time.perf_counter() - t0
@@ -283,6 +333,12 @@ def _write_summary(r: LabReport) -> None:
         f"computed numbers ({{eval}}) checked: {sum(len(c.expressions) for c in r.chapters.values())}",
         f"requests to other hosts blocked: {len(r.blocked)}",
     ]
+    for name, c in r.chapters.items():
+        g = c.probe.get("glossary")
+        if g:
+            lines.append(f"glossary link {g['link']!r} clicked in {name}: opened {g['opened']} "
+                         f"({'Markdown Preview' if g.get('viewer') else 'not the Markdown Preview'}"
+                         f"{', text editor' if g.get('editor') else ''}), {g.get('formulas', 0)} formulas")
     SUMMARY.parent.mkdir(parents=True, exist_ok=True)
     SUMMARY.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -297,7 +353,9 @@ def _per_chapter(lab: LabReport, key: str) -> dict[str, list]:
 # Roles JupyterLab (jupyterlab-myst) renders as the site does, checked in the browser by the
 # tests below; py: roles read as their content (the function's name, not linked in JupyterLab).
 # Not {doc}: its link has no file suffix in JupyterLab; link the file, [](02_softmax.ipynb).
-RENDERED_ROLES = {"eq", "ref", "numref", "prf:ref", "cite", "eval", "math", "term", "abbr",
+# Not {term}: JupyterLab renders its link to the glossary as "#"; link the glossary file,
+# [logits](glossary.md#term-logit) (tools/glossary_links.py writes these links).
+RENDERED_ROLES = {"eq", "ref", "numref", "prf:ref", "cite", "eval", "math", "abbr",
                   "sub", "sup", "py:func", "py:class", "py:mod", "py:meth", "py:attr", "py:data"}
 # A role with its content, or an inline code span (read left to right, so `R^{mxn}` is code).
 ROLE_OR_CODE = re.compile(r"\{([a-zA-Z][\w:.-]*)\}`[^`]*`|`[^`\n]*`")
@@ -314,7 +372,8 @@ def test_chapters_use_only_roles_jupyterlab_renders():
                 for role in roles - RENDERED_ROLES:
                     found.setdefault(path.name, set()).add(role)
     assert not found, (f"roles JupyterLab does not render: {found} (computed numbers are "
-                       "{eval} expressions: tools/inline_eval.py)")
+                       "{eval} expressions: tools/inline_eval.py; a {term} role becomes a link to "
+                       "the glossary file with `.venv/bin/python tools/glossary_links.py`)")
 
 
 def test_jupyterlab_myst_renders_every_markdown_cell(lab):
@@ -338,24 +397,57 @@ def test_every_formula_is_typeset(lab):
     assert not tex, f"TeX outside a typeset formula: {tex}"
 
 
-def _glossary_terms(name: str) -> set[str]:
-    """The texts a chapter links to the glossary page with {term}`text <term>` or {term}`text`."""
+GLOSSARY = ROOT / "book" / "glossary.md"
+GLOSSARY_LINK = re.compile(r"\]\(glossary\.md#(term-[^)\s]+)\)")
+
+
+def _glossary_links(name: str) -> list[str]:
+    """The anchors a chapter's markdown links to in the glossary, [text](glossary.md#term-x)."""
     nb = json.loads((ROOT / "book" / name).read_text(encoding="utf-8"))
     md = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    return {m.group(1).strip() for m in re.finditer(r"\{term\}`([^`<]+)(?:<[^`]*>)?`", md)}
+    return GLOSSARY_LINK.findall(md)
 
 
 def test_cross_references_resolve(lab):
-    # A {term} link points to the glossary, another page: the site follows it, but
-    # jupyterlab-myst resolves references within one notebook only and renders it as a
-    # link to "#". That one limitation is allowed (by the term's text); nothing else is.
-    unresolved = {}
-    for name, links in _per_chapter(lab, "unresolved").items():
-        terms = _glossary_terms(name)
-        left = [link for link in links if not (link.endswith(" -> #") and link[:-5] in terms)]
-        if left:
-            unresolved[name] = left
+    unresolved = _per_chapter(lab, "unresolved")
     assert not unresolved, f"links to targets that are not in the chapter: {unresolved}"
+
+
+def test_glossary_links_open_the_glossary_file(lab):
+    """Every glossary link of a chapter's source is a link to the glossary's file in JupyterLab."""
+    assert any(_glossary_links(n) for n in lab.chapters), "no chapter links to the glossary"
+    wrong = {}
+    for name, c in lab.chapters.items():
+        expected = len(_glossary_links(name))
+        shown = c.probe["files"].count(GLOSSARY.name)
+        if shown != expected:
+            wrong[name] = f"{expected} glossary links in the source, {shown} shown as links to {GLOSSARY.name}"
+    assert not wrong, wrong
+    assert GLOSSARY.exists(), f"the chapters link to {GLOSSARY}, which is missing"
+
+
+def test_a_glossary_link_opens_the_rendered_glossary(lab):
+    followed = [(n, c.probe["glossary"]) for n, c in lab.chapters.items() if c.probe.get("glossary")]
+    assert followed, "no glossary link was clicked (none found in the rendered chapters)"
+    name, g = followed[0]
+    assert g["opened"] == GLOSSARY.name, f"clicking {g['link']!r} in {name} opened no {GLOSSARY.name}"
+    assert g["viewer"] and not g["editor"], (
+        f"clicking {g['link']!r} in {name} opened {GLOSSARY.name} in the text editor (its MyST "
+        "source), not in the Markdown Preview")
+    missing = [t for t in _glossary_names() if t not in g["bold"]]
+    assert not missing, f"terms not shown in bold by the rendered glossary: {missing}"
+    assert not g["raw"], f"raw MyST syntax in the rendered glossary: {g['raw']}"
+    assert g["formulas"] > 0 and not g["katexErrors"] and not g["tex"], (
+        f"glossary formulas: {g['formulas']} typeset, errors {g['katexErrors']}, raw TeX {g['tex']}")
+    broken = sorted({f for f in g["files"] if not (GLOSSARY.parent / f).exists()})
+    assert not broken, f"the glossary links to files that do not exist: {broken}"
+
+
+def _glossary_names() -> list[str]:
+    """The term lines of the glossary directive (names start a line, in **; definitions are indented)."""
+    block = re.search(r"```\{glossary\}\n(.*?)\n```", GLOSSARY.read_text(encoding="utf-8"), re.S).group(1)
+    return [line.strip().strip("*") for line in block.splitlines()
+            if line.strip() and not line.startswith(" ")]
 
 
 def test_links_to_other_chapters_open_a_file(lab):
