@@ -13,7 +13,8 @@ UV_VERSION := 0.13.9
 help:
 	@echo "make book   re-execute stale chapters, then build the site into _build/html (warnings are errors)"
 	@echo "make site   build the site from the stored outputs only (executes nothing)"
-	@echo "make test   unit, property, doctest and notebook (nbval, also on two emulated CPUs) tests; the site, the PDF and JupyterLab in a browser"
+	@echo "make test   unit, property, doctest and notebook (nbval) tests; the site, the PDF and JupyterLab in a browser"
+	@echo "make test-portable  nbval on two emulated CPUs (.ci/run runs it after make test)"
 	@echo "make lab    serve the chapters in JupyterLab on PORT (default 8888), no browser opened"
 	@echo "make notebooks  re-execute the chapters whose code or softmax_lib changed"
 	@echo "make clean  remove the build, the venv and caches"
@@ -93,6 +94,13 @@ test: $(STAMP) $(MATHJAX) $(AXE)
 .PHONY: test-pdf
 test-pdf: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m pytest -o addopts="-p no:cacheprovider" tests/test_pdf.py
+
+# nbval over every chapter on two emulated CPUs (no AVX-512; baseline dispatch only), the two
+# runs at once: the other half of the portability check, whose native run is in `make test`.
+# Not in `make test`, whose 180 s on a fresh clone it would break; .ci/run runs it after it.
+.PHONY: test-portable
+test-portable: $(STAMP)
+	BOOK_NBVAL_CPUS="no-avx512 baseline-only" $(BIN)/python -m pytest -n 0 -o addopts="-p no:cacheprovider" tests/test_portable_outputs.py
 
 .PHONY: equations
 equations: $(STAMP)

@@ -1,4 +1,4 @@
-"""Every chapter also passes nbval on CPUs unlike ours (issue 14: portable outputs).
+"""Every chapter passes nbval, here and on CPUs unlike ours (issue 14: portable outputs).
 
 numpy picks its SIMD kernels for ``exp``, ``log``, ``power``… by CPU, and they
 differ in the last bits, so a printed number can differ on a laptop, an AMD
@@ -9,15 +9,21 @@ Zen 2/3 server or a CI runner. numpy's own switch emulates such machines:
   dispatch only (no AVX2 either).
 
 For each setting, and natively (nothing disabled), one pytest subprocess runs
-nbval over every chapter with that variable set (the kernels inherit it); the
-three subprocesses run at the same time, in the pytest worker that collects this
-file, while the other workers run the rest of the suite. This file is the suite's
-nbval. To keep `make test` short, each subprocess starts one kernel for
-all the chapters (tools/nbval_shared_kernel.py: a fresh namespace per chapter,
-nbval's comparison unchanged), which halves the CPU it costs (README, Timings), and
-the two emulated runs do not rasterise the figures, whose pixels nbval never
-compares (only a figure's text line, which they still produce).
-A failure names the chapter and cell and gives the command that reproduces it.
+nbval over every chapter with that variable set (the kernels inherit it). This
+file is the suite's nbval. Which settings run is chosen by ``BOOK_NBVAL_CPUS``
+(names of SETTINGS, space-separated; default ``native``): `make test` runs the
+native one, and `make test-portable` the two emulated ones at once (`.ci/run` runs
+both targets, so CI runs all three). The emulated runs cost about 40 s of CPU, which
+would take `make test` past its 180 s on a fresh clone of this 2-core machine
+(README, Timings); a setting that is not chosen is reported as skipped, with the
+command that runs it.
+
+Each subprocess starts one kernel for all the chapters
+(tools/nbval_shared_kernel.py: a fresh namespace per chapter, nbval's comparison
+unchanged), which halves the CPU it costs, and the emulated runs do not rasterise
+the figures, whose pixels nbval never compares (only a figure's text line, which
+they still produce). A failure names the chapter and cell and gives the command
+that reproduces it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ SETTINGS = {
     "no-avx512": "X86_V4 AVX512_ICL AVX512_SPR",
     "baseline-only": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
 }
+#: The settings this run checks (the others are skipped; see the module docstring).
+CHOSEN = os.environ.get("BOOK_NBVAL_CPUS", "native").split()
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -95,7 +103,10 @@ def runs() -> dict[str, subprocess.Popen]:
     `make notebooks`, one fresh kernel per chapter (tests/test_notebooks_current.py proves
     they come from the current code), and this re-runs them all and compares.
     """
-    procs = {name: start(setting, CHAPTERS) for name, setting in SETTINGS.items()}
+    unknown = set(CHOSEN) - set(SETTINGS)
+    if unknown:
+        pytest.fail(f"BOOK_NBVAL_CPUS names no setting {sorted(unknown)}; the settings: {list(SETTINGS)}")
+    procs = {name: start(setting, CHAPTERS) for name, setting in SETTINGS.items() if name in CHOSEN}
     yield procs
     for proc in procs.values():
         if proc.poll() is None:
@@ -105,6 +116,9 @@ def runs() -> dict[str, subprocess.Popen]:
 
 @pytest.mark.parametrize("name", SETTINGS)
 def test_chapters_pass_nbval_on_other_cpus(runs, name):
+    if name not in runs:
+        pytest.skip(f"{name} runs in `make test-portable` (.ci/run runs it after `make test`), "
+                    f"or: BOOK_NBVAL_CPUS={name} .venv/bin/python -m pytest -n 0 tests/test_portable_outputs.py")
     output, _ = runs[name].communicate()
     problem = verdict(SETTINGS[name], runs[name].returncode, output)
     if problem:
