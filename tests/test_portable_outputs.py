@@ -97,7 +97,7 @@ def verdict(setting: str, returncode: int, output: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, subprocess.Popen]:
-    """The native and both emulated runs, started at once (each is one process and one kernel).
+    """The runs BOOK_NBVAL_CPUS chooses, started at once (each is one process and one kernel).
 
     The native run is the suite's nbval over the chapters: the stored outputs were made by
     `make notebooks`, one fresh kernel per chapter (tests/test_notebooks_current.py proves
