@@ -35,8 +35,8 @@ def fast(monkeypatch):
 # --no-loadscope-reorder): the long, CPU-heavy files first, so that the two workers stay busy
 # to the end instead of one finishing the short files while the other starts the site test.
 # (pytest collects the `tests` folder alphabetically whatever order pytest.ini's testpaths
-# give, so the order is set here.) The site test builds the site first; the portability
-# check's three nbval processes run meanwhile; the PDF check prints the site once it is built.
+# give, so the order is set here.) The site test builds the site first; the native nbval run
+# (tests/test_portable_outputs.py) runs meanwhile; the PDF check prints the site once it is built.
 LONG_FIRST = ["tests/test_site.py", "tests/test_portable_outputs.py", "tests/test_pdf.py",
               "tests/test_lab.py", "tests/test_outside.py", "tests/test_equation_sensitivity.py",
               "tests/test_equations.py", "tests/test_notebooks_current.py"]

@@ -398,7 +398,7 @@ def test_every_formula_is_typeset(lab):
 
 
 GLOSSARY = ROOT / "book" / "glossary.md"
-GLOSSARY_LINK = re.compile(r"\]\(glossary\.md#(term-[^)\s]+)\)")
+GLOSSARY_LINK = re.compile(r"\]\((?:\./)?glossary\.md#(term-[^)\s]+)\)")
 
 
 def _glossary_links(name: str) -> list[str]:

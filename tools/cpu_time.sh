@@ -12,10 +12,12 @@ if ! mkdir "$group" 2>/dev/null; then
     echo "tools/cpu_time.sh: cannot create the cgroup $group (needs root and cgroup v1 cpuacct)" >&2
     exit 2
 fi
-trap 'rmdir "$group" 2>/dev/null || true' EXIT
+trap 'rmdir "$group" 2>/dev/null || echo "tools/cpu_time.sh: could not remove $group" >&2' EXIT
 start=$(date +%s.%N)
 status=0
-bash -c 'echo $$ > "$1/tasks"; shift; exec "$@"' _ "$group" "$@" || status=$?
+# The command starts only once its shell is in the group; if it cannot join, nothing runs.
+bash -c 'echo $$ > "$1/tasks" || { echo "tools/cpu_time.sh: cannot join the cgroup $1" >&2; exit 2; }
+         shift; exec "$@"' _ "$group" "$@" || status=$?
 end=$(date +%s.%N)
 python3 -c 'import sys; w = float(sys.argv[2]) - float(sys.argv[1]); c = int(sys.argv[3]) / 1e9
 print(f"wall {w:.1f} s, CPU {c:.1f} s (this command and all its processes)", file=sys.stderr)' \
