@@ -46,7 +46,7 @@ import pytest
 
 import inline_eval  # tools/: on pytest's pythonpath
 import toc
-from test_site import CHROMIUM, CHROMIUM_ARGS, HOST  # the site test's browser and options
+from browser import CHROMIUM, HOST, MISSING, block_other_hosts, launch  # tools/browser.py
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = [p for p in toc.source_files(ROOT) if p.suffix == ".ipynb"]
@@ -265,8 +265,7 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> LabReport:
     if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed ({CHROMIUM} is missing): "
-                    "run `apt-get install -y chromium` (Debian's package) to run the browser test")
+        pytest.skip(f"{MISSING} to run the JupyterLab test")
     from playwright.sync_api import sync_playwright
 
     start = time.perf_counter()
@@ -284,16 +283,10 @@ def lab(tmp_path_factory) -> LabReport:
         _wait_until_up(proc, base, token, work / "lab.log")
         start_seconds = time.perf_counter() - start
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = launch(pw)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.set_default_timeout(CHAPTER_TIMEOUT_MS)
-
-            def block(route):
-                blocked.append(route.request.url)
-                route.abort("blockedbyclient")
-
-            context.route(re.compile(r"^(?!" + re.escape(base) + r"|ws://" + re.escape(f"{HOST}:{port}/")
-                                     + ")"), block)
+            block_other_hosts(context, blocked, base, f"ws://{HOST}:{port}/")
             page = context.new_page()
             page.on("pageerror", lambda e: console_errors.append(f"uncaught: {e}"))
             page.goto(f"{base}lab?reset&token={token}", wait_until="load")

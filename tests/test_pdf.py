@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+import browser  # tools/browser.py
 import pdf_edition  # tools/pdf_edition.py: tools/ is on pytest's pythonpath (pytest.ini)
 import toc
 
@@ -66,9 +67,8 @@ def _title(docname: str) -> str:
 
 @pytest.fixture(scope="module")
 def pdf() -> Path:
-    if not pdf_edition.CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed ({pdf_edition.CHROMIUM} is missing): "
-                    "run `apt-get install -y chromium` to build and check the PDF")
+    if not browser.CHROMIUM.exists():
+        pytest.skip(f"{browser.MISSING} to build and check the PDF")
     if "BOOK_SITE_DIR" not in os.environ and shutil.which("make"):
         LOCK.parent.mkdir(parents=True, exist_ok=True)
         with open(LOCK, "w") as lock:

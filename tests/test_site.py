@@ -52,6 +52,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 import toc  # tools/toc.py: tools/ is on pytest's pythonpath (pytest.ini)
+from browser import CHROMIUM, HOST, MISSING, block_other_hosts, launch  # tools/browser.py
 
 ROOT = Path(__file__).resolve().parent.parent
 # BOOK_SITE_DIR checks a site built elsewhere (jupyter-book build --path-output DIR
@@ -59,13 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("BOOK_SITE_DIR", ROOT / "_build" / "html")).resolve()
 SCREENSHOTS = SITE.parent / "screenshots"
 SUMMARY = SITE.parent / "site_test_summary.txt"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 AXE = ROOT / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-HOST = "127.0.0.1"
 TIMEOUT_MS = 30_000
 PARALLEL_PAGES = 3
 
@@ -274,8 +269,7 @@ def built_site() -> Path:
 @pytest.fixture(scope="module")
 def site(built_site) -> SiteReport:
     if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed ({CHROMIUM} is missing): "
-                    "run `apt-get install -y chromium` (Debian's package) to run the browser test")
+        pytest.skip(f"{MISSING} to run the browser test")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
@@ -283,10 +277,6 @@ def site(built_site) -> SiteReport:
     server, thread = _serve(SITE)
     base = f"http://{HOST}:{server.server_address[1]}/"
     blocked: list[str] = []
-
-    def block(route):
-        blocked.append(route.request.url)
-        route.abort("blockedbyclient")
 
     def open_page(context, report: PageReport):
         page = context.new_page()
@@ -304,12 +294,11 @@ def site(built_site) -> SiteReport:
     screenshots: list[Path] = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = launch(pw)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.set_default_timeout(TIMEOUT_MS)
-            # Every URL not on this server is aborted and recorded. The pattern is
-            # matched inside Playwright, so the site's own requests never wait on Python.
-            context.route(re.compile(r"^(?!" + re.escape(base) + ")"), block)
+            # Every URL not on this server is aborted and recorded.
+            block_other_hosts(context, blocked, base)
 
             # A few pages load at once: each tab renders (and MathJax typesets)
             # in its own process, so the cores are kept busy.

@@ -38,7 +38,6 @@ import functools
 import http.server
 import io
 import json
-import re
 import shutil
 import sys
 import threading
@@ -49,17 +48,13 @@ from urllib.parse import urlparse
 import yaml
 
 import toc
+from browser import CHROMIUM, HOST, block_other_hosts, launch  # tools/browser.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
 #: The file name of the PDF, in ``_build/pdf/`` and at the root of the site.
 PDF_NAME = "softmax-derivative.pdf"
 OUT = ROOT / "_build" / "pdf" / PDF_NAME
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-HOST = "127.0.0.1"
 
 # A4 with these margins leaves 178 mm for the text: the layout width in CSS px (96/in).
 PAGE_MARGIN = {"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"}
@@ -371,11 +366,11 @@ def build(site: Path = SITE, out: Path = OUT, root: Path = ROOT) -> dict:
     phases = {}
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = launch(pw)
             page = browser.new_page(viewport={"width": TEXT_WIDTH_PX, "height": 1000})
             page.set_default_timeout(120_000)
-            page.route(re.compile(r"^(?!" + re.escape(base) + ")"),
-                       lambda route: route.abort("blockedbyclient"))
+            blocked: list[str] = []
+            block_other_hosts(page, blocked, base)
             page.emulate_media(media="print")
             t = time.perf_counter()
             page.goto(base, wait_until="load")
